@@ -1,0 +1,391 @@
+"""The derivation record and :func:`derive`: from a rule to Omega, f, eta_hat.
+
+    rule -> eta_hat (exact conversion) -> Omega (integral) -> f (conjugate)
+    penalty Omega -> eta_hat = w/Omega' -> f
+    dual f -> (Omega, eta_hat) from w**2 = eta**2 f'(eta)
+
+Every CAS step runs under a time budget; when one fails, the record falls
+back to series and numerics, and ``provenance`` says how each piece was
+obtained and to what precision.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from . import duality
+from .asymptotics import integrated_series, series_at
+from .bounded import bounded
+from .errors import DivergentPenalty, InputError
+from .evaluators import ClosedForm, Quadrature
+from .pieces import is_piecewise, pieces
+from .properties import Verdict
+from .rules import KINDS, RESERVED, Rule, as_exact, eta, from_eta_hat, lam, to_eta_hat, variable_of, w
+
+PIECES = ("omega", "eta_hat", "f_dual", "omega_prime")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How a piece was obtained: method is 'given', 'closed form', 'series',
+    'numeric', 'supplied' (by a catalog entry) or 'not derived'."""
+
+    method: str
+    how: str
+    precision: str = "exact"
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "how": self.how, "precision": self.precision}
+
+    def __str__(self) -> str:
+        return f"{self.method} ({self.how}; {self.precision})"
+
+
+@dataclass
+class Derivation:
+    """One derivation through the flow: expressions, series, evaluators, verdicts."""
+
+    rule: Rule
+    eta_hat: sp.Expr | None = None
+    omega: sp.Expr | None = None
+    f_dual: sp.Expr | None = None
+    omega_prime: sp.Expr | None = None
+    series: dict[str, sp.Expr] = field(default_factory=dict)
+    properties: dict[str, Verdict] = field(default_factory=dict)
+    provenance: dict[str, Provenance] = field(default_factory=dict)
+    limits: dict[str, sp.Expr | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    numeric: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+    @property
+    def lam(self) -> sp.Expr:
+        return self.rule.lam
+
+    @property
+    def drop_rate(self) -> sp.Expr | None:
+        """p(w) = lam/(eta_hat + lam), the dropout rule implementing Omega."""
+        return None if self.eta_hat is None else _rate("drop_rate", self.eta_hat, self.lam)
+
+    @property
+    def keep_prob(self) -> sp.Expr | None:
+        return None if self.eta_hat is None else _rate("keep_prob", self.eta_hat, self.lam)
+
+    def evaluate(self, piece: str, x: object) -> np.ndarray:
+        """float64 values of 'omega', 'eta_hat', 'omega_prime' (at w) or 'f_dual' (at eta)."""
+        return self._evaluator(piece)(x)
+
+    def evaluate_mp(self, piece: str, x: object, dps: int = 40) -> mpmath.mpf:
+        """The same piece at one point, in mpmath at ``dps`` digits."""
+        ev = self._evaluator(piece)
+        mp = getattr(ev, "mp", None) or getattr(ev, "__self__", None)
+        if hasattr(ev, "mp"):
+            return ev.mp(x, dps)
+        raise ValueError(f"no mpmath path for {piece!r} of {self.title()}")
+
+    def _evaluator(self, piece: str) -> Callable:
+        if piece not in PIECES:
+            raise InputError(f"unknown piece {piece!r}; expected one of {', '.join(PIECES)}")
+        if piece not in self.numeric:
+            raise InputError(f"{piece} of {self.title()} is not available: {self.provenance.get(piece, 'not derived')}")
+        return self.numeric[piece]
+
+    def title(self) -> str:
+        return self.name or f"{self.rule.kind} = {self.rule.expr}"
+
+    def as_dict(self) -> dict:
+        """The JSON schema of ``symdual derive --json``."""
+        text = lambda e: None if e is None else str(e)  # noqa: E731
+        return {
+            "name": self.name or None,
+            "rule": {"kind": self.rule.kind, "expr": str(self.rule.expr), "lam": str(self.lam),
+                     "params": {k: str(v) for k, v in self.rule.params.items()}},
+            "omega": text(self.omega),
+            "f_dual": text(self.f_dual),
+            "eta_hat": text(self.eta_hat),
+            "omega_prime": text(self.omega_prime),
+            "drop_rate": text(self.drop_rate),
+            "series": {k: str(v) for k, v in self.series.items()},
+            "properties": {k: v.as_dict() for k, v in self.properties.items()},
+            "provenance": {k: v.as_dict() for k, v in self.provenance.items()},
+            "notes": list(self.notes),
+        }
+
+    def __str__(self) -> str:
+        from .report import summary
+
+        return summary(self)
+
+    def _repr_latex_(self) -> str:
+        from .report import latex_summary
+
+        return latex_summary(self)
+
+
+def _rate(kind: str, eta_hat: sp.Expr, lam_value: sp.Expr) -> sp.Expr:
+    out = []
+    for e, where in pieces(eta_hat, w):
+        if e in (sp.oo, sp.zoo):
+            out.append((sp.Integer(0) if kind == "drop_rate" else sp.Integer(1), where))
+        else:
+            out.append((duality.tidy(from_eta_hat(kind, e, lam_value)), where))
+    from .pieces import from_pieces
+
+    return from_pieces(out, w)
+
+
+# ---------------------------------------------------------------- input
+
+
+def _given(options: Mapping[str, object]) -> tuple[str, object]:
+    chosen = [(k, v) for k, v in options.items() if v is not None]
+    if len(chosen) != 1:
+        names = ", ".join(options)
+        raise InputError(f"give exactly one of {names} (got {len(chosen)})")
+    return chosen[0]
+
+
+def _exact_params(params: Mapping[str, object] | None) -> dict[str, sp.Expr]:
+    out = {}
+    for name, value in (params or {}).items():
+        if not str(name).isidentifier() or name in ("w", "eta"):
+            raise InputError(f"invalid parameter name {name!r}")
+        try:
+            v = as_exact(value)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"parameter {name}: {exc}") from None
+        if v.free_symbols:
+            raise InputError(f"parameter {name} = {v} is not a number")
+        out[name] = v
+    return out
+
+
+def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[str, object] | None = None) -> Rule:
+    """Parse/validate a rule: symbols known, every parameter valued, lam > 0."""
+    values = _exact_params(params)
+    lam_exact = values.pop("lam", None) or _exact_params({"lam": lam_value})["lam"]
+    if not bool(lam_exact > 0):
+        raise InputError(f"lam must be positive, got {lam_exact}")
+    var = variable_of(kind)
+    symbols: dict[str, sp.Symbol] = {var.name: var, "lam": lam}
+    symbols.update({name: sp.Symbol(name, positive=True) for name in values})
+    if isinstance(expr, str):
+        from .parsing import ParseError, parse_expr
+
+        try:
+            parsed = parse_expr(expr, symbols)
+        except ParseError as exc:
+            raise InputError(str(exc)) from None
+    elif isinstance(expr, (int, float)):
+        parsed = as_exact(expr)
+    elif isinstance(expr, sp.Basic):
+        parsed = expr.subs({s_: symbols[s_.name] for s_ in expr.free_symbols if s_.name in symbols})
+    else:
+        raise InputError(f"a rule must be a string or a SymPy expression, not {type(expr).__name__}")
+    other = {s_.name for s_ in parsed.free_symbols} - set(symbols)
+    if other:
+        other_var = {"w", "eta"} & other
+        if other_var:
+            raise InputError(f"a {kind} is a function of {var.name}, but the expression uses {', '.join(sorted(other_var))}")
+        missing = ", ".join(sorted(other))
+        raise InputError(f"missing parameter value for {missing}: give --param NAME=VALUE (params={{...}} in Python)")
+    subs = {symbols[k]: v for k, v in values.items()}
+    subs[lam] = lam_exact
+    return Rule(kind, sp.sympify(parsed).subs(subs), lam_exact, values, source=str(expr))
+
+
+_GRID = np.geomspace(1e-6, 1e6, 241)
+
+
+def _check_range(rule: Rule) -> None:
+    """Rates in [0, 1] and eta_hat, r, sigma**2 >= 0 on a grid of w (else InputError)."""
+    if rule.kind in ("penalty", "dual"):
+        return
+    bounds = {"drop_rate": (0, 1), "keep_prob": (0, 1)}.get(rule.kind, (0, np.inf))
+    f = ClosedForm(rule.expr, w)
+    vals = f(_GRID)
+    bad = np.nonzero((vals < bounds[0]) | (vals > bounds[1]) | np.isnan(vals))[0]
+    if len(bad):
+        i = bad[0]
+        interval = "[0, 1]" if bounds[1] == 1 else "[0, oo)"
+        raise InputError(f"{rule.kind} {rule.expr} is outside {interval} at w = {_GRID[i]:.4g} (value {vals[i]:.6g})")
+
+
+# ---------------------------------------------------------------- derive
+
+
+def derive(
+    eta_hat: object = None,
+    *,
+    keep_prob: object = None,
+    drop_rate: object = None,
+    ratio: object = None,
+    variance: object = None,
+    penalty: object = None,
+    dual: object = None,
+    lam: object = 1,
+    params: Mapping[str, object] | None = None,
+    timeout: float | None = None,
+    name: str = "",
+) -> Derivation:
+    """Derive eta_hat, Omega and f (and the properties) from one rule.
+
+    Give exactly one of: ``eta_hat``, ``keep_prob``, ``drop_rate``, ``ratio``,
+    ``variance`` (functions of w), ``penalty`` (Omega(w)) or ``dual`` (f(eta)),
+    as a string or a SymPy expression; ``params`` maps parameter names to
+    values; ``timeout`` is the budget of each CAS call in seconds.
+    """
+    kind, expr = _given({"eta_hat": eta_hat, "keep_prob": keep_prob, "drop_rate": drop_rate, "ratio": ratio,
+                         "variance": variance, "penalty": penalty, "dual": dual})
+    rule = build_rule(kind, expr, lam, params)
+    _check_range(rule)
+    d = Derivation(rule=rule, name=name)
+    if kind == "dual":
+        _from_dual(d, timeout)
+    elif kind == "penalty":
+        _from_penalty(d, timeout)
+    else:
+        _from_rule(d, timeout)
+    finish(d, timeout)
+    return d
+
+
+def _cas(d: Derivation, fn: Callable, *args: Any, timeout: float | None = None) -> Any:
+    """Run a CAS step bounded; re-raise input errors; None on failure (noted)."""
+    out = bounded(fn, *args, timeout=timeout)
+    if out.ok:
+        return out.value
+    exc = getattr(out, "exception", None)
+    if isinstance(exc, InputError):
+        raise exc
+    d.notes.append(f"{getattr(fn, '__name__', 'CAS step')}: {out.reason}")
+    return None
+
+
+def _from_rule(d: Derivation, timeout: float | None) -> None:
+    rule = d.rule
+    d.eta_hat = duality.tidy(to_eta_hat(rule.kind, rule.expr, rule.lam))
+    how = "given" if rule.kind == "eta_hat" else f"exact conversion from {rule.kind.replace('_', ' ')}"
+    d.provenance["eta_hat"] = Provenance("given" if rule.kind == "eta_hat" else "closed form", how)
+    _omega_from_eta_hat(d, timeout)
+
+
+def _omega_from_eta_hat(d: Derivation, timeout: float | None) -> None:
+    d.omega_prime = duality.omega_integrand(d.eta_hat)
+    d.provenance["omega_prime"] = Provenance("closed form", "w/eta_hat(w) (envelope theorem)")
+    omega = _cas(d, duality.omega_from_eta_hat, d.eta_hat, timeout=timeout)
+    if omega is not None:
+        d.omega = _cas(d, duality.simplest, omega, timeout=timeout) or omega
+        d.provenance["omega"] = Provenance("closed form", "integral_0^w t/eta_hat(t) dt, normalised Omega(0) = 0")
+        return
+    at_zero = _cas(d, integrated_series, d.omega_prime, sp.Integer(0), 3, timeout=timeout)
+    if at_zero is not None:
+        if any(t.has(sp.log) or (t.as_base_exp()[1].is_number and t.as_base_exp()[1] <= 0 and t.has(w))
+               for t in sp.Add.make_args(at_zero.removeO())):
+            raise DivergentPenalty(f"the penalty diverges at w = 0: Omega(w) ~ {at_zero.removeO()} as w -> 0+")
+        d.series["omega@0"] = at_zero
+    d.provenance["omega"] = Provenance(
+        "numeric", "no closed form within the CAS budget: cumulative Gauss-Legendre quadrature of w/eta_hat; "
+        "mpmath tanh-sinh path", "about 1e-14 relative (24-point rule on panels of ratio 2**(1/4))")
+
+
+def _from_penalty(d: Derivation, timeout: float | None) -> None:
+    d.omega = d.rule.expr
+    d.provenance["omega"] = Provenance("given", "the penalty as given")
+    d.omega_prime = sp.diff(d.omega, w)
+    d.provenance["omega_prime"] = Provenance("closed form", "derivative of the penalty")
+    eh = _cas(d, duality.eta_hat_from_omega, d.omega, timeout=timeout)
+    if eh is not None:
+        d.eta_hat = eh
+        d.provenance["eta_hat"] = Provenance("closed form", "eta_hat = w/Omega'(w) (envelope theorem)")
+
+
+def _from_dual(d: Derivation, timeout: float | None) -> None:
+    d.f_dual = d.rule.expr
+    d.provenance["f_dual"] = Provenance("given", "the dual as given")
+    out = _cas(d, duality.omega_from_f, d.f_dual, timeout=timeout)
+    if out is not None:
+        d.omega, d.eta_hat = out
+        d.omega_prime = duality.omega_integrand(d.eta_hat)
+        how = "stationarity w**2 = eta**2 f'(eta) solved for eta"
+        d.provenance.update(omega=Provenance("closed form", "Omega = (w**2/eta_hat + f(eta_hat))/2, " + how),
+                            eta_hat=Provenance("closed form", how),
+                            omega_prime=Provenance("closed form", "w/eta_hat(w)"))
+        return
+    from .numeric.eta_trick import from_sympy_dual
+
+    attach_numeric(d, from_sympy_dual(d.f_dual, eta))
+
+
+def attach_numeric(d: Derivation, engine: Any) -> None:
+    """Use a numeric eta-trick engine (``symdual.numeric``) for the missing pieces."""
+    precision = f"max relative error {engine.precision:.1e} (float64); mpmath path at any dps"
+    for piece in ("omega", "eta_hat", "omega_prime", "f_dual"):
+        if getattr(d, piece) is None and hasattr(engine, piece):
+            d.numeric[piece] = _NumericPiece(getattr(engine, piece), getattr(engine, piece + "_mp", None))
+            d.provenance[piece] = Provenance("numeric", engine.describe(), precision)
+
+
+@dataclass
+class _NumericPiece:
+    fn: Callable
+    fn_mp: Callable | None
+
+    def __call__(self, x: object) -> np.ndarray:
+        return np.asarray(self.fn(x), dtype=np.float64)
+
+    def mp(self, x: object, dps: int = 40) -> mpmath.mpf:
+        if self.fn_mp is None:
+            raise ValueError("no mpmath path")
+        return self.fn_mp(x, dps=dps)
+
+
+def finish(d: Derivation, timeout: float | None = None) -> None:
+    """Limits, f, series, evaluators and verdicts for a record with its main pieces."""
+    from .assess import assess
+
+    limit = lambda e, pt: None if e is None else _cas(d, duality.limit_at, e, pt, timeout=timeout)  # noqa: E731
+    d.limits = {
+        "omega_prime@0": limit(d.omega_prime, sp.Integer(0)),
+        "omega_prime@oo": limit(d.omega_prime, sp.oo),
+        "omega@0": limit(d.omega, sp.Integer(0)),
+        "omega@oo": limit(d.omega, sp.oo),
+        "eta_hat@0": limit(d.eta_hat, sp.Integer(0)),
+    }
+    if d.eta_hat is not None and d.omega is not None and "omega" not in d.numeric:
+        d.numeric["omega"] = ClosedForm(d.omega, w, d.limits["omega@0"], d.limits["omega@oo"])
+    elif d.omega_prime is not None and "omega" not in d.numeric:
+        g = ClosedForm(d.omega_prime, w, d.limits["omega_prime@0"], d.limits["omega_prime@oo"])
+        d.numeric["omega"] = Quadrature(g, g.mp)
+    if d.eta_hat is not None and "eta_hat" not in d.numeric:
+        d.numeric["eta_hat"] = ClosedForm(d.eta_hat, w, d.limits["eta_hat@0"], None)
+    if d.omega_prime is not None and "omega_prime" not in d.numeric:
+        d.numeric["omega_prime"] = ClosedForm(d.omega_prime, w, d.limits["omega_prime@0"], d.limits["omega_prime@oo"])
+    d.properties = assess(d, timeout)
+    if d.f_dual is None and d.omega is not None and d.eta_hat is not None and "f_dual" not in d.numeric:
+        if d.properties["monotone"].status == "refuted":
+            d.provenance["f_dual"] = Provenance("not derived", "eta_hat is not monotone: Omega is no eta-trick penalty")
+        else:
+            f = _cas(d, duality.f_from_omega, d.omega, d.eta_hat, timeout=timeout)
+            if f is not None:
+                d.f_dual = _cas(d, duality.simplest, f, timeout=timeout) or f
+                d.provenance["f_dual"] = Provenance("closed form", "f(eta) = sup_w [2 Omega(w) - w**2/eta] (eta_hat inverted)")
+            else:
+                d.provenance["f_dual"] = Provenance("not derived", "eta_hat could not be inverted within the CAS budget")
+    if d.f_dual is not None and "f_dual" not in d.numeric:
+        d.numeric["f_dual"] = ClosedForm(d.f_dual, eta)
+    for key, expr, point in (("omega@0", d.omega, 0), ("omega@oo", d.omega, sp.oo)):
+        if key not in d.series and expr is not None:
+            ser = _cas(d, series_at, expr, sp.Integer(point) if point == 0 else point, 3, timeout=timeout)
+            if ser is not None:
+                d.series[key] = ser
+    if "omega@oo" not in d.series and d.omega is None and d.omega_prime is not None:
+        ser = _cas(d, integrated_series, d.omega_prime, sp.oo, 3, timeout=timeout)
+        if ser is not None:
+            d.series["omega@oo"] = ser
+    for key in list(d.series):
+        d.provenance.setdefault("series", Provenance("series", "SymPy series/aseries (Omega) or Omega' integrated term by term"))
