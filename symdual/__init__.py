@@ -1,2 +1,20 @@
-"""symdual: the regularisation penalties that adaptive dropout strategies minimise."""
+"""symdual: the regularisation penalties that adaptive dropout strategies minimise.
+
+    import symdual as sd
+    d = sd.derive(eta_hat="w*(w+eps)", params={"eps": 2})
+    d.omega, d.f_dual, d.eta_hat, d.properties["sparsity"].status
+"""
+from .derivation import Derivation, Provenance, derive
+from .errors import InputError
+from .properties import Verdict
+
 __version__ = "0.1.0"
+__all__ = ["Derivation", "InputError", "Provenance", "Verdict", "catalog", "derive"]
+
+
+def __getattr__(name: str):  # ``sd.catalog`` without importing it eagerly
+    if name == "catalog":
+        import importlib
+
+        return importlib.import_module(".catalog", __name__)
+    raise AttributeError(f"module 'symdual' has no attribute {name!r}")

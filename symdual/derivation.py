@@ -231,13 +231,16 @@ def derive(
     params: Mapping[str, object] | None = None,
     timeout: float | None = None,
     name: str = "",
+    engine: Any = None,
 ) -> Derivation:
     """Derive eta_hat, Omega and f (and the properties) from one rule.
 
     Give exactly one of: ``eta_hat``, ``keep_prob``, ``drop_rate``, ``ratio``,
     ``variance`` (functions of w), ``penalty`` (Omega(w)) or ``dual`` (f(eta)),
     as a string or a SymPy expression; ``params`` maps parameter names to
-    values; ``timeout`` is the budget of each CAS call in seconds.
+    values; ``timeout`` is the budget of each CAS call in seconds; ``engine``
+    (with ``dual``) is a numeric eta-trick engine from :mod:`symdual.numeric`
+    used when Omega has no closed form.
     """
     kind, expr = _given({"eta_hat": eta_hat, "keep_prob": keep_prob, "drop_rate": drop_rate, "ratio": ratio,
                          "variance": variance, "penalty": penalty, "dual": dual})
@@ -245,7 +248,7 @@ def derive(
     _check_range(rule)
     d = Derivation(rule=rule, name=name)
     if kind == "dual":
-        _from_dual(d, timeout)
+        _from_dual(d, timeout, engine)
     elif kind == "penalty":
         _from_penalty(d, timeout)
     else:
@@ -304,7 +307,7 @@ def _from_penalty(d: Derivation, timeout: float | None) -> None:
         d.provenance["eta_hat"] = Provenance("closed form", "eta_hat = w/Omega'(w) (envelope theorem)")
 
 
-def _from_dual(d: Derivation, timeout: float | None) -> None:
+def _from_dual(d: Derivation, timeout: float | None, engine: Any = None) -> None:
     d.f_dual = d.rule.expr
     d.provenance["f_dual"] = Provenance("given", "the dual as given")
     out = _cas(d, duality.omega_from_f, d.f_dual, timeout=timeout)
@@ -316,9 +319,25 @@ def _from_dual(d: Derivation, timeout: float | None) -> None:
                             eta_hat=Provenance("closed form", how),
                             omega_prime=Provenance("closed form", "w/eta_hat(w)"))
         return
-    from .numeric.eta_trick import from_sympy_dual
+    if engine is None:
+        from .numeric.eta_trick import from_sympy_dual
 
-    attach_numeric(d, from_sympy_dual(d.f_dual, eta))
+        engine = from_sympy_dual(d.f_dual, eta)
+    attach_numeric(d, engine)
+
+
+def from_engine(engine: Any, *, name: str, lam: object = 1, params: Mapping[str, object] | None = None,
+                f_dual: sp.Expr | None = None, timeout: float | None = None) -> Derivation:
+    """A record for a dual known only numerically (e.g. HardConcrete, parametric in a)."""
+    values = _exact_params(params)
+    lam_exact = _exact_params({"lam": lam})["lam"]
+    rule = Rule("dual", f_dual if f_dual is not None else sp.Function("f")(eta), lam_exact, values, source=name)
+    d = Derivation(rule=rule, name=name, f_dual=f_dual)
+    if f_dual is not None:
+        d.provenance["f_dual"] = Provenance("given", "the dual as given")
+    attach_numeric(d, engine)
+    finish(d, timeout)
+    return d
 
 
 def attach_numeric(d: Derivation, engine: Any) -> None:
