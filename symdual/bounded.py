@@ -7,6 +7,7 @@ outcome is typed: :class:`Derived`, :class:`TimedOut` or :class:`Failed`.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import time
@@ -17,7 +18,7 @@ from typing import Any, Callable, Union
 DEFAULT_TIMEOUT = float(os.environ.get("SYMDUAL_TIMEOUT", "4"))
 """Default budget per CAS call, in seconds (``--timeout`` or SYMDUAL_TIMEOUT)."""
 
-_budget = {"timeout": DEFAULT_TIMEOUT}
+_budget: dict[str, float | None] = {"timeout": DEFAULT_TIMEOUT, "deadline": None}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,22 @@ def default_timeout() -> float:
     return _budget["timeout"]
 
 
+@contextlib.contextmanager
+def deadline(seconds: float):
+    """Cap every :func:`bounded` call inside the block by a common deadline."""
+    saved = _budget["deadline"]
+    _budget["deadline"] = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _budget["deadline"] = saved
+
+
+def _remaining(budget: float) -> float:
+    end = _budget["deadline"]
+    return budget if end is None else min(budget, end - time.monotonic())
+
+
 def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
     try:
         conn.send(("ok", fn(*args)))
@@ -78,7 +95,9 @@ def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
 
 def bounded(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Outcome:
     """Call ``fn(*args)`` in a child process; kill it after ``timeout`` seconds."""
-    budget = default_timeout() if timeout is None else timeout
+    budget = _remaining(default_timeout() if timeout is None else timeout)
+    if budget <= 0:
+        return TimedOut(0.0)
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     start = time.perf_counter()

@@ -19,7 +19,7 @@ import sympy as sp
 
 from . import duality
 from .asymptotics import integrated_series, series_at
-from .bounded import bounded
+from .bounded import bounded, deadline, default_timeout
 from .errors import DivergentPenalty, InputError
 from .evaluators import ClosedForm, Quadrature
 from .pieces import is_piecewise, pieces
@@ -27,6 +27,8 @@ from .properties import Verdict
 from .rules import KINDS, RESERVED, Rule, as_exact, eta, from_eta_hat, lam, to_eta_hat, variable_of, w
 
 PIECES = ("omega", "eta_hat", "f_dual", "omega_prime")
+TOTAL_BUDGET_FACTOR = 4
+"""All CAS calls of one derivation share a deadline of this many per-call budgets."""
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,8 @@ def derive(
     Give exactly one of: ``eta_hat``, ``keep_prob``, ``drop_rate``, ``ratio``,
     ``variance`` (functions of w), ``penalty`` (Omega(w)) or ``dual`` (f(eta)),
     as a string or a SymPy expression; ``params`` maps parameter names to
-    values; ``timeout`` is the budget of each CAS call in seconds; ``engine``
+    values; ``timeout`` is the budget of each CAS call in seconds (all of
+    them together get ``TOTAL_BUDGET_FACTOR`` times that); ``engine``
     (with ``dual``) is a numeric eta-trick engine from :mod:`symdual.numeric`
     used when Omega has no closed form.
     """
@@ -247,13 +250,15 @@ def derive(
     rule = build_rule(kind, expr, lam, params)
     _check_range(rule)
     d = Derivation(rule=rule, name=name)
-    if kind == "dual":
-        _from_dual(d, timeout, engine)
-    elif kind == "penalty":
-        _from_penalty(d, timeout)
-    else:
-        _from_rule(d, timeout)
-    finish(d, timeout)
+    per_call = default_timeout() if timeout is None else timeout
+    with deadline(TOTAL_BUDGET_FACTOR * per_call):
+        if kind == "dual":
+            _from_dual(d, timeout, engine)
+        elif kind == "penalty":
+            _from_penalty(d, timeout)
+        else:
+            _from_rule(d, timeout)
+        finish(d, timeout)
     return d
 
 

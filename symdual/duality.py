@@ -18,10 +18,16 @@ from .pieces import from_pieces, head, pieces, tail
 from .rules import eta, w
 
 
+def _factor_over_radicals(expr: sp.Expr) -> sp.Expr:
+    """``factor`` over Q extended by the radicals in ``expr`` (cancels sqrt(2) factors)."""
+    radicals = sorted({a for a in expr.atoms(sp.Pow) if a.is_number and not a.exp.is_integer}, key=sp.default_sort_key)
+    return sp.factor(expr, extension=radicals) if radicals else expr
+
+
 def tidy(expr: sp.Expr) -> sp.Expr:
     """The shortest of a few cheap normal forms (no ``simplify``)."""
     forms = [expr]
-    for transform in (sp.cancel, sp.factor, lambda e: sp.logcombine(e, force=True), sp.powsimp):
+    for transform in (sp.cancel, sp.factor, _factor_over_radicals, lambda e: sp.logcombine(e, force=True), sp.powsimp):
         try:
             forms.append(transform(expr))
         except Exception:  # a normal form that does not apply
@@ -148,7 +154,7 @@ def omega_from_f(f: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     for fe, where in pieces(f, eta):
         if fe in (sp.oo, sp.zoo):
             break
-        fp = sp.diff(fe, eta)
+        fp = sp.factor(sp.cancel(sp.diff(fe, eta)))
         if fp == 0:
             last_eta = where.sup
             continue

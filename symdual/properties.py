@@ -65,7 +65,8 @@ def nondecreasing(name: str, fn_np: Callable, fn_mp: Callable, proof: str | None
     if proof:
         return Verdict("proved", proof + strict_note)
     vals = fn_np(grid)
-    drops = np.nonzero(np.diff(vals) < -1e-12 * np.maximum(np.abs(vals[:-1]), 1e-300))[0]
+    with np.errstate(invalid="ignore"):
+        drops = np.nonzero(np.diff(vals) < -1e-12 * np.maximum(np.abs(vals[:-1]), 1e-300))[0]
     for i in drops:
         a, b = grid[i], grid[i + 1]
         va, vb = _mp_compare(fn_mp, a, b)
