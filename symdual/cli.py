@@ -30,6 +30,13 @@ RULE_OPTIONS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: 'symdual derive: error: ... (see --help)'."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def add_rule_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
     """The rule options shared by ``derive`` and ``verify``."""
     group = p.add_mutually_exclusive_group(required=required)
@@ -78,10 +85,10 @@ def _derive(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="symdual",
         description="Turn dropout strategies into the regularisation penalties they minimise.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser("derive", help="derive Omega, f and eta_hat (and the properties) from a rule",
                        description="Derive the effective penalty of a dropout rule, e.g. "
                                    "symdual derive --eta-hat 'w*(w+eps)' --param eps=2")
@@ -111,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -217,6 +217,18 @@ def _check_range(rule: Rule) -> None:
         raise InputError(f"{rule.kind} {rule.expr} is outside {interval} at w = {_GRID[i]:.4g} (value {vals[i]:.6g})")
 
 
+def _check_eta_hat(eta_hat: sp.Expr, rule: Rule) -> None:
+    """eta_hat must be a positive function (oo allowed: no dropout there)."""
+    if eta_hat.has(sp.zoo, sp.nan) or eta_hat == sp.oo:
+        raise InputError(f"{rule.kind} {rule.expr} gives eta_hat = {eta_hat}: no dropout at all, the penalty is 0")
+    vals = ClosedForm(eta_hat, w)(_GRID)
+    bad = np.nonzero(~(vals > 0))[0]
+    if len(bad):
+        i = bad[0]
+        raise InputError(f"{rule.kind} {rule.expr} gives eta_hat = {eta_hat} = {vals[i]:.6g} at w = {_GRID[i]:.4g}; "
+                         "eta_hat must be positive (a drop rate of 1 drops the weight for good)")
+
+
 # ---------------------------------------------------------------- derive
 
 
@@ -277,6 +289,7 @@ def _cas(d: Derivation, fn: Callable, *args: Any, timeout: float | None = None) 
 def _from_rule(d: Derivation, timeout: float | None) -> None:
     rule = d.rule
     d.eta_hat = duality.tidy(to_eta_hat(rule.kind, rule.expr, rule.lam))
+    _check_eta_hat(d.eta_hat, rule)
     how = "given" if rule.kind == "eta_hat" else f"exact conversion from {rule.kind.replace('_', ' ')}"
     d.provenance["eta_hat"] = Provenance("given" if rule.kind == "eta_hat" else "closed form", how)
     _omega_from_eta_hat(d, timeout)

@@ -90,20 +90,38 @@ def _sample_points(lo: sp.Expr, hi: sp.Expr) -> list[sp.Expr]:
     return [lo + (hi - lo) * t for t in (sp.Rational(1, 7), sp.Rational(1, 2), sp.Rational(6, 7))]
 
 
+def _finite_elements(solutions: sp.Set) -> list[sp.Expr]:
+    """The explicit elements of a solveset result (FiniteSet, possibly intersected)."""
+    if isinstance(solutions, sp.FiniteSet):
+        return list(solutions)
+    if isinstance(solutions, sp.Intersection):
+        return [e for a in solutions.args if isinstance(a, sp.FiniteSet) for e in a]
+    return []
+
+
 def _root_in(equation: sp.Expr, x: sp.Symbol, param: sp.Symbol, lo: sp.Expr, hi: sp.Expr,
              x_domain: sp.Set) -> sp.Expr:
-    """The branch x(param) of ``equation = 0`` lying in ``x_domain`` for param in (lo, hi)."""
-    candidates = sp.solve(equation, x)
+    """The branch x(param) of ``equation = 0`` lying in ``x_domain`` for param in (lo, hi).
+
+    Candidates come from ``solveset`` over (0, oo) (fast for powers), then
+    from ``solve(check=False)``; each is verified at three exact sample points.
+    """
     probes = _sample_points(lo, hi)
-    for cand in candidates:
-        ok = True
+
+    def valid(cand: sp.Expr) -> bool:
         for p in probes:
             value = sp.N(cand.subs(param, p), 30)
-            if not value.is_real or not x_domain.contains(value) or abs(sp.N(equation.subs({x: value, param: p}), 20)) > 1e-15:
-                ok = False
-                break
-        if ok:
-            return tidy(cand)
+            if not value.is_real or not x_domain.contains(value):
+                return False
+            if abs(sp.N(equation.subs({x: value, param: p}), 30)) > 1e-20 * (1 + abs(value)) ** 2:
+                return False
+        return True
+
+    for source in (lambda: _finite_elements(sp.solveset(equation, x, sp.Interval.open(0, sp.oo))),
+                   lambda: sp.solve(equation, x, check=False)):
+        for cand in source():
+            if valid(cand):
+                return tidy(cand)
     raise NoClosedForm(f"no root of {equation} = 0 in {x_domain}")
 
 
