@@ -99,7 +99,7 @@ def _subquadratic(d, grid, by_construction, timeout) -> Verdict:
 
 
 def _limit_or_numeric(d, key: str, piece: str, toward: str, holds, what: str, numeric_holds) -> Verdict:
-    v = P.limit_verdict(what, d.limits.get(key), holds, what)
+    v = P.limit_verdict(d.limits.get(key), holds, what)
     if v is not None:
         return v
     if piece in d.numeric:
@@ -123,7 +123,7 @@ def _unbiased(d) -> Verdict:
 
 
 def _bounded(d) -> Verdict:
-    v = P.limit_verdict("Omega(oo)", d.limits.get("omega@oo"), lambda v: v.is_finite, "Omega(oo)")
+    v = P.limit_verdict(d.limits.get("omega@oo"), lambda v: v.is_finite, "Omega(oo)")
     if v is not None:
         return v
     ser = d.series.get("omega@oo")

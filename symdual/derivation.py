@@ -84,7 +84,6 @@ class Derivation:
     def evaluate_mp(self, piece: str, x: object, dps: int = 40) -> mpmath.mpf:
         """The same piece at one point, in mpmath at ``dps`` digits."""
         ev = self._evaluator(piece)
-        mp = getattr(ev, "mp", None) or getattr(ev, "__self__", None)
         if hasattr(ev, "mp"):
             return ev.mp(x, dps)
         raise ValueError(f"no mpmath path for {piece!r} of {self.title()}")

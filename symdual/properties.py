@@ -158,9 +158,18 @@ def concavity_counterexample(omega_np: Callable, omega_mp: Callable, grid: np.nd
     return None
 
 
-def limit_verdict(name: str, value: sp.Expr | None, holds: Callable[[sp.Expr], bool], what: str) -> Verdict | None:
-    """A proved/refuted verdict from an exact limit, or None if the limit is unknown."""
-    if value is None or value.has(sp.nan, sp.AccumBounds, sp.Limit):
+def limit_verdict(value: sp.Expr | None, holds: Callable[[sp.Expr], bool], what: str) -> Verdict | None:
+    """A proved/refuted verdict from an exact limit, or None if the limit is unknown.
+
+    An oscillating limit (AccumBounds [lo, hi]) refutes when the property fails at
+    both ends and the bounds exclude 0 (so no subsequence can satisfy it).
+    """
+    if isinstance(value, sp.AccumBounds):
+        lo, hi = value.min, value.max
+        if not holds(lo) and not holds(hi) and (lo > 0 or hi < 0):
+            return Verdict("refuted", f"{what} oscillates in [{lo}, {hi}] (exact limit bounds)")
+        return None
+    if value is None or value.has(sp.nan, sp.Limit):
         return None
     return Verdict("proved" if holds(value) else "refuted", f"{what} = {value} (exact limit)")
 

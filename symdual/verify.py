@@ -1,0 +1,201 @@
+"""Verify the theorems of both papers, or those that apply to your rule (``symdual verify``).
+
+    symdual verify                          # every check, readable report
+    symdual verify --quick --json           # a faster subset, machine-readable
+    symdual verify --only duality --eta-hat 'w*(w+2)'
+
+Groups: ``tikhonov`` (dropout = Tikhonov), ``eta_trick`` (Omega = 1/2 inf_eta
+[w**2/eta + f] for every catalog entry), ``duality`` (monotone rule =>
+subquadratic penalty => majorise-minimise), ``adaptive`` (adaptive dropout
+solves the penalised problem), ``structured`` (Pal et al.). With a rule
+option only the checks that apply to that rule run. Exit code 1 if any
+check fails.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .cli import RULE_OPTIONS, add_rule_arguments, rule_kwargs
+from .theorems.check import Check
+
+GROUPS = ("tikhonov", "eta_trick", "duality", "adaptive", "structured")
+ADAPTIVE_RULES = {"l1": 1.0, "logsum": 1.0, "mcp": 1.0, "vardrop_exact": 0.5}
+"""Sparse catalog rules on which adaptive dropout is run, with the regression's lam. The SGD leg of
+the check is sensitive to lam (weights pruned at keep probability < 0.05 and the absorbing zero):
+e.g. logsum(2) at lam = 0.5 and vardrop_exact at lam = 1 leave one marginal weight's support wrong."""
+
+
+@dataclass
+class Run:
+    """The checks of one run, and the lines about what was skipped."""
+
+    checks: list[Check] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def attempt(self, what: str, fn: Callable[[], Check | list[Check]]) -> None:
+        """Run a check (or a group), turning an unexpected error into a failed check."""
+        try:
+            out = fn()
+        except Exception as exc:  # noqa: BLE001 - reported as a failed check
+            self.checks.append(Check(what, "the check ran to completion", "-", passed=False,
+                                     detail=f"error: {type(exc).__name__}: {exc}"))
+            return
+        self.checks += out if isinstance(out, list) else [out]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_rule_arguments(parser, required=False)
+    parser.add_argument("--json", action="store_true", help="print the checks as a JSON list")
+    parser.add_argument("--quick", action="store_true", help="a faster subset (smaller grids and samples)")
+    parser.add_argument("--only", action="append", choices=GROUPS, metavar="NAME",
+                        help=f"run only this group (repeatable): {', '.join(GROUPS)}")
+
+
+def _theorem_module(name: str):
+    """symdual.theorems.<name>, or None if it is not available."""
+    try:
+        return importlib.import_module(f"symdual.theorems.{name}")
+    except ImportError:
+        return None
+
+
+def _sparse(d) -> bool:
+    v = d.properties.get("sparsity")
+    return v is not None and v.status in ("proved", "supported")
+
+
+def _adaptive(run: Run, d, label: str, lam: float, quick: bool) -> None:
+    """Adaptive dropout on a sparse regression with the record's eta_hat and Omega'."""
+    mod = _theorem_module("adaptive")
+    if mod is None:
+        run.skipped.append("adaptive: symdual.theorems.adaptive not available")
+        return
+    if "eta_hat" not in d.numeric or "omega_prime" not in d.numeric:
+        run.skipped.append(f"adaptive.{label}: eta_hat or Omega' not available")
+        return
+    run.attempt(f"adaptive.{label}", lambda: mod.check_adaptive(
+        lambda a: d.evaluate("eta_hat", a), lambda a: d.evaluate("omega_prime", a), lam,
+        n=100, d=50, k=5, seed=0, name=label, sgd_steps=1500 if quick else 3000))
+
+
+def _scalar_checks(run: Run, d, label: str, groups: tuple[str, ...], quick: bool,
+                   claimed: bool | None = None) -> None:
+    from .theorems.duality_theorem import check_duality
+    from .theorems.eta_trick import check_eta_trick
+
+    if "eta_trick" in groups:
+        run.attempt(f"eta_trick.{label}", lambda: check_eta_trick(d, quick=quick, label=label))
+    if "duality" in groups:
+        run.attempt(f"duality.{label}", lambda: check_duality(d, quick=quick, label=label, claimed_monotone=claimed))
+
+
+def _group(run: Run, name: str, quick: bool) -> None:
+    mod = _theorem_module(name)
+    if mod is None:
+        run.skipped.append(f"{name}: symdual.theorems.{name} not available")
+        return
+    run.attempt(name, lambda: mod.checks(quick=quick))
+
+
+def verify_all(groups: tuple[str, ...], quick: bool = False) -> Run:
+    """Every check of the chosen groups: the papers' theorems and every catalog entry."""
+    run = Run()
+    if "tikhonov" in groups:
+        _group(run, "tikhonov", quick)
+    if {"eta_trick", "duality", "adaptive"} & set(groups):
+        _catalog(run, groups, quick)
+    if "structured" in groups:
+        _group(run, "structured", quick)
+    return run
+
+
+def _catalog(run: Run, groups: tuple[str, ...], quick: bool) -> None:
+    try:
+        from . import catalog
+    except ImportError:
+        run.skipped.append("catalog: symdual.catalog not available (eta_trick, duality, adaptive skipped)")
+        return
+    for name in catalog.names():
+        try:
+            d = catalog.get(name)
+        except Exception as exc:  # noqa: BLE001 - a broken entry is a failed check, not a crash
+            run.checks.append(Check(f"catalog.{name}", "the catalog entry derives", "-", passed=False,
+                                    detail=f"error: {type(exc).__name__}: {exc}"))
+            continue
+        if not getattr(d, "separable", True) or not hasattr(d, "numeric"):
+            run.skipped.append(f"{name}: non-separable penalty; the scalar eta-trick and duality checks do not apply")
+            continue
+        expected = catalog.entry(name).expected_for().get("monotone")
+        _scalar_checks(run, d, name, groups, quick, claimed=expected)
+        if "adaptive" in groups and name in ADAPTIVE_RULES:
+            _adaptive(run, d, name, ADAPTIVE_RULES[name], quick)
+
+
+def verify_rule(d, groups: tuple[str, ...], quick: bool = False) -> Run:
+    """The checks that apply to one user rule: eta-trick, duality, adaptive dropout if sparse."""
+    run = Run()
+    label = d.title()
+    for g in ("tikhonov", "structured"):
+        if g in groups:
+            run.skipped.append(f"{g}: a theorem about dropout itself, not about a rule (run without a rule option)")
+    _scalar_checks(run, d, label, groups, quick)
+    if "adaptive" in groups:
+        if _sparse(d):
+            _adaptive(run, d, label, float(d.lam), quick)
+        else:
+            run.skipped.append(f"adaptive.{label}: the penalty is not sparsity-inducing (Omega'(0+) = 0)")
+    return run
+
+
+# ---------------------------------------------------------------- output
+
+
+def format_check(c: Check) -> str:
+    """PASS/FAIL line, then the statement, hypotheses, proved and numeric steps, indented."""
+    lines = [f"{'PASS' if c.passed else 'FAIL'}  {c.name}", f"      statement:  {c.statement}",
+             f"      hypotheses: {c.hypotheses}"]
+    lines += [f"      proved:     {p}" for p in c.proved]
+    lines += [f"      numeric:    {n}" for n in c.numeric]
+    if c.worst_error is not None:
+        lines.append(f"      worst error: {c.worst_error:.2e}")
+    if c.detail:
+        lines.append(f"      {'detail' if c.passed else 'FAILED'}: {c.detail}")
+    return "\n".join(lines)
+
+
+def report(run: Run, seconds: float) -> str:
+    failed = [c for c in run.checks if not c.passed]
+    body = [format_check(c) for c in run.checks]
+    body += [f"SKIP  {s}" for s in run.skipped]
+    summary = f"verify: {len(run.checks) - len(failed)} passed, {len(failed)} failed"
+    if run.skipped:
+        summary += f", {len(run.skipped)} skipped"
+    summary += f" ({seconds:.0f} s)"
+    if failed:
+        summary += "\nfailed: " + ", ".join(c.name for c in failed)
+    return "\n\n".join(body + [summary])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the checks (all, or those of the given rule); exit code 1 if any failed."""
+    groups = tuple(args.only) if args.only else GROUPS
+    start = time.perf_counter()
+    if any(getattr(args, dest) is not None for _, dest, _ in RULE_OPTIONS):
+        from .derivation import derive
+
+        result = verify_rule(derive(**rule_kwargs(args)), groups, args.quick)
+    else:
+        result = verify_all(groups, args.quick)
+    if args.json:
+        print(json.dumps([c.as_dict() for c in result.checks], indent=2))
+        for line in result.skipped:
+            print(f"symdual verify: skipped {line}", file=sys.stderr)
+    else:
+        print(report(result, time.perf_counter() - start))
+    return 1 if any(not c.passed for c in result.checks) else 0
