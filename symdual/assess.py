@@ -131,7 +131,8 @@ def _bounded(d) -> Verdict:
         body = ser.removeO() if hasattr(ser, "removeO") else ser
         grows = sp.limit(body, w, sp.oo)
         if grows.is_infinite:
-            return Verdict("refuted", f"Omega(w) ~ {body} as w -> oo (series of Omega' integrated), unbounded")
+            source = d.provenance["series"].how if "series" in d.provenance else "series"
+            return Verdict("refuted", f"Omega(w) ~ {body} as w -> oo ({source}), unbounded")
     return _limit_or_numeric(d, "", "omega", "oo", None, "Omega(oo)",
                              lambda a, b: np.isfinite(b) and abs(b - a) < 1e-6 * max(1.0, abs(b)))
 

@@ -281,7 +281,7 @@ def _cas(d: Derivation, fn: Callable, *args: Any, timeout: float | None = None) 
     exc = getattr(out, "exception", None)
     if isinstance(exc, InputError):
         raise exc
-    d.notes.append(f"{getattr(fn, '__name__', 'CAS step')}: {out.reason}")
+    d.notes.append(f"{getattr(fn, '__name__', 'CAS step')}: {out.reason.splitlines()[0]}")
     return None
 
 
@@ -337,7 +337,7 @@ def _from_dual(d: Derivation, timeout: float | None, engine: Any = None) -> None
                             omega_prime=Provenance("closed form", "w/eta_hat(w)"))
         return
     if engine is None:
-        from .numeric.eta_trick import from_sympy_dual
+        from .numeric import from_sympy_dual
 
         engine = from_sympy_dual(d.f_dual, eta)
     attach_numeric(d, engine)
@@ -360,10 +360,14 @@ def from_engine(engine: Any, *, name: str, lam: object = 1, params: Mapping[str,
 def attach_numeric(d: Derivation, engine: Any) -> None:
     """Use a numeric eta-trick engine (``symdual.numeric``) for the missing pieces."""
     precision = f"max relative error {engine.precision:.1e} (float64); mpmath path at any dps"
+    how = engine.describe()
+    if how.startswith("numeric (") and how.endswith(")"):
+        how = how[len("numeric ("):-1]
     for piece in ("omega", "eta_hat", "omega_prime", "f_dual"):
-        if getattr(d, piece) is None and hasattr(engine, piece):
+        if hasattr(engine, piece):  # the engine's float64 path beats a lambdified closed form
             d.numeric[piece] = _NumericPiece(getattr(engine, piece), getattr(engine, piece + "_mp", None))
-            d.provenance[piece] = Provenance("numeric", engine.describe(), precision)
+            if getattr(d, piece) is None:
+                d.provenance[piece] = Provenance("numeric", how, precision)
 
 
 @dataclass

@@ -37,8 +37,14 @@ class ClosedForm:
     at_inf: sp.Expr | None = None
 
     def __post_init__(self) -> None:
-        self._np = sp.lambdify(self.x, self.expr, modules="numpy")
         self._mp = sp.lambdify(self.x, self.expr, modules=_MP_MODULES)
+        self._np = sp.lambdify(self.x, self.expr, modules="numpy")
+        try:  # NumPy has no printer for some functions (hyper, ...): use mpmath point by point
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._np(np.array([0.5, 2.0]))
+        except (NameError, TypeError, AttributeError):
+            self._np = np.vectorize(lambda v: float(self._mp(mpmath.mpf(v))), otypes=[np.float64])
 
     def __call__(self, x: object) -> Array:
         mag = as_magnitudes(x)

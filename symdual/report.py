@@ -35,7 +35,7 @@ def summary(d: "Derivation") -> str:
         body = _pretty(expr) if expr is not None or piece not in d.numeric else "(numeric only)"
         lines.append(f"{label} =" + ("\n" if "\n" in body else " ") + body)
         if prov is not None:
-            lines.append(f"    [{prov}]")
+            lines.append(f"    [{prov.method}; {prov.precision}]" if prov.method == "numeric" else f"    [{prov}]")
     for key, label in (("omega@0", "Omega as w -> 0+"), ("omega@oo", "Omega as w -> oo")):
         if key in d.series:
             lines.append(f"{label}:  {sp.sstr(d.series[key])}")
@@ -44,6 +44,9 @@ def summary(d: "Derivation") -> str:
         v = d.properties.get(name)
         if v is not None:
             lines.append(f"  {name:<13} {MARK[v.status]:<10} {v.detail}")
+    engines = sorted({p.how for p in d.provenance.values() if p.method == "numeric"})
+    if engines:
+        lines += ["", "numerics:"] + [f"  {how}" for how in engines]
     if d.notes:
         lines += ["", "notes:"] + [f"  - {n}" for n in d.notes]
     return "\n".join(lines)

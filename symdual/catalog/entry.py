@@ -1,0 +1,167 @@
+"""A catalog entry: a method of MATH.md section 3 as declarative data.
+
+An :class:`Entry` names the method, cites it, lists its parameters with the
+paper's defaults and their valid ranges, gives the rule (its kind and
+expression), and states the properties the literature expects.  Running it
+(:meth:`Entry.derive`) sends the rule through :func:`symdual.derive`; pieces
+the engine cannot derive are supplied by the entry's ``supplement`` with
+their provenance.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import sympy as sp
+
+from ..errors import InputError
+
+PROPERTY_NAMES = ("monotone", "subquadratic", "sparsity", "unbiased", "bounded", "continuity")
+HOLDS = ("proved", "supported")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its default and the condition a value must meet."""
+
+    name: str
+    default: Any
+    requirement: str = ""
+    check: Callable[[Any], bool] | None = None
+    doc: str = ""
+    exact: bool = True
+    """Convert the value to an exact SymPy number (False: use ``convert``, e.g. for an array)."""
+    convert: Callable[[Any], Any] | None = None
+
+    def validate(self, value: Any) -> Any:
+        if not self.exact and self.convert is not None:
+            try:
+                value = self.convert(value)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"parameter {self.name}: {exc}") from None
+        if self.exact:
+            from ..rules import as_exact
+
+            try:
+                value = as_exact(value)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"parameter {self.name}: {exc}") from None
+            if not value.is_number or not value.is_extended_real:
+                raise InputError(f"parameter {self.name} must be a real number, got {value}")
+        if self.check is not None:
+            try:
+                ok = bool(self.check(value))
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"invalid {self.name} = {_show(value)}: {exc}") from None
+            if not ok:
+                raise InputError(f"invalid {self.name} = {_show(value)}: need {self.requirement}")
+        return value
+
+
+def _show(value: Any) -> str:
+    text = str(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def positive(name: str, default: Any, doc: str = "") -> Param:
+    return Param(name, default, f"{name} > 0", lambda v: v > 0, doc)
+
+
+LAM_DOC = "penalty strength lam > 0: the objective is loss + lam*sum_j Omega(w_j)"
+
+
+def lam_param(default: Any = 1) -> Param:
+    return positive("lam", default, LAM_DOC)
+
+
+Expected = Callable[[Mapping[str, Any]], Mapping[str, bool | None]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A catalog method: data, run through the engine by :meth:`derive`.
+
+    ``kind`` is a rule kind of :func:`symdual.derive` ("eta_hat", "keep_prob",
+    "drop_rate", "variance", "penalty", "dual"), or "engine" (a numeric dual
+    with no closed form, see :func:`symdual.derivation.from_engine`), or
+    "non-separable" (a vector penalty with its own record).  ``rule`` is the
+    rule as text, parsed by the engine's whitelisted parser (None for
+    entries with a ``build``).
+    ``expected(params)`` maps property names to True (holds), False (fails)
+    or None (not asserted).
+    """
+
+    name: str
+    title: str
+    citation: str
+    family: str
+    kind: str
+    rule: str | None
+    rule_text: str
+    params: tuple[Param, ...]
+    expected: Expected
+    lam_mapping: str = "lam as in MATH.md section 1 (r = lam/eta)"
+    rule_latex: str = ""
+    """LaTeX of ``rule_text`` where the rule is no SymPy expression (engine and non-separable entries)."""
+    notes: tuple[str, ...] = ()
+    build: Callable[["Entry", dict], Any] | None = None
+    """Custom builder for 'engine' and 'non-separable' entries: (entry, params) -> record."""
+    supplement: Callable[[Any, dict], None] | None = None
+    """Adds pieces the engine cannot derive (series, critical points) to the record, with provenance."""
+
+    # -------------------------------------------------------------- params
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults updated by ``overrides``, every value validated."""
+        overrides = dict(overrides or {})
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise InputError(f"{self.name} has no parameter {', '.join(map(repr, unknown))}; "
+                             f"its parameters are: {', '.join(known)}")
+        out = {}
+        for p in self.params:
+            out[p.name] = p.validate(overrides.get(p.name, p.default))
+        return out
+
+    def expression(self, params: Mapping[str, Any] | None = None) -> sp.Expr:
+        """The rule as a SymPy expression in w (or eta), with ``params`` substituted if given."""
+        from ..derivation import build_rule
+
+        values = self.resolve(params)
+        rest = {p.name: values[p.name] for p in self.params if p.exact and p.name != "lam"}
+        return build_rule(self.kind, self.rule, values["lam"], rest).expr
+
+    # -------------------------------------------------------------- derive
+    def derive(self, params: Mapping[str, Any] | None = None, timeout: float | None = None) -> Any:
+        """The record of this method (a :class:`symdual.Derivation`, or a non-separable record)."""
+        values = self.resolve(params)
+        if self.build is not None:
+            record = self.build(self, values)
+        else:
+            from ..derivation import derive
+
+            rest = {k: v for k, v in values.items() if k != "lam"}
+            record = derive(**{self.kind: self.rule}, lam=values["lam"], params=rest, timeout=timeout)
+        if self.supplement is not None:
+            self.supplement(record, values)
+        return record
+
+    def expected_for(self, params: Mapping[str, Any] | None = None) -> dict[str, bool | None]:
+        """Expected truth of each property at these parameters (None: not asserted)."""
+        values = self.resolve(params)
+        exp = dict(self.expected(values))
+        bad = set(exp) - set(PROPERTY_NAMES)
+        if bad:
+            raise ValueError(f"{self.name}: unknown property names {bad}")
+        return {k: exp.get(k) for k in PROPERTY_NAMES}
+
+
+def agrees(status: str, expected: bool | None) -> bool:
+    """Does a verdict status match an expectation (None matches anything)?"""
+    if expected is None:
+        return True
+    return status in HOLDS if expected else status == "refuted"

@@ -1,0 +1,328 @@
+"""The paper's Table 2 for every catalog method: rule, eta_hat, Omega, verdicts, provenance.
+
+    symdual table                      # terminal table (long formulas cut with an ellipsis)
+    symdual table --format md          # Markdown, full formulas
+    symdual table --format latex       # a LaTeX tabular
+    symdual table --method mcp --method vardrop_exact --no-cache
+
+Each row is derived by the catalog (symdual.catalog) at the entry's default
+parameters and cached on disk as JSON (symdual.cache), keyed by the
+package's source, the library versions, the method and its parameters;
+the last line says where the cache lives.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from typing import Any
+
+ROW_VERSION = 1
+NAMESPACE = "table"
+VERDICTS = (("subquadratic", "subq."), ("sparsity", "sparse"), ("unbiased", "unbiased"), ("bounded", "bounded"))
+MARK_TEXT = {"proved": "✓", "supported": "(✓)", "refuted": "✗", "unknown": "?"}
+MARK_LATEX = {"proved": r"\checkmark", "supported": r"(\checkmark)", "refuted": r"$\times$", "unknown": "?"}
+LEGEND = "✓ proved   (✓) supported numerically   ✗ refuted   ? unknown   ! differs from the entry's expectation"
+KIND_LABEL = {"eta_hat": ("eta_hat(w)", r"\hat\eta(w)"), "keep_prob": ("q(w)", "q(w)"), "drop_rate": ("p(w)", "p(w)"),
+              "variance": ("sigma**2(w)", r"\sigma^2(w)"), "ratio": ("r(w)", "r(w)"), "penalty": ("Omega(w)", r"\Omega(w)"),
+              "dual": ("f(eta)", r"f(\eta)")}
+
+
+# ------------------------------------------------------------------ rows
+def _piece(expr: Any) -> dict[str, str]:
+    """Text and LaTeX; a piecewise expression in w as 'e1 (w <= b1); e2 (w <= b2); e3 (w > b2)'."""
+    import sympy as sp
+
+    from .pieces import is_piecewise, pieces
+    from .rules import w
+
+    text = sp.sstr(expr)
+    if is_piecewise(expr) and expr.free_symbols <= {w}:
+        parts = pieces(expr, w)
+        text = "; ".join(f"{sp.sstr(e)} (w <= {sp.sstr(where.sup)})" if i < len(parts) - 1 else
+                         f"{sp.sstr(e)} (w > {sp.sstr(where.inf)})" for i, (e, where) in enumerate(parts))
+    return {"text": text, "latex": sp.latex(expr)}
+
+
+def _series(ser: Any) -> dict[str, str]:
+    """A series as text and LaTeX, its O-term written without the (w, oo) point."""
+    import sympy as sp
+
+    if not isinstance(ser, sp.Basic):
+        return {"text": str(ser), "latex": _text_tex(str(ser))}
+    order = ser.getO() if hasattr(ser, "getO") else None
+    body = ser.removeO() if order is not None else ser
+    text, latex = sp.sstr(body), sp.latex(body)
+    if order is not None:
+        text += f" + O({sp.sstr(order.expr)})"
+        latex += r" + O\left(" + sp.latex(order.expr) + r"\right)"
+    return {"text": text, "latex": latex}
+
+
+def _param_text(values: dict[str, Any]) -> str:
+    import numpy as np
+    import sympy as sp
+
+    parts = []
+    for k, v in values.items():
+        parts.append(f"{k} {'x'.join(map(str, v.shape))}" if isinstance(v, np.ndarray) else f"{k}={sp.sstr(v)}")
+    return ", ".join(parts)
+
+
+def _param_key(values: dict[str, Any]) -> tuple:
+    import hashlib
+
+    import numpy as np
+    import sympy as sp
+
+    out = []
+    for k, v in sorted(values.items()):
+        if isinstance(v, np.ndarray):
+            out.append((k, v.shape, hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()))
+        else:
+            out.append((k, sp.srepr(v)))
+    return tuple(out)
+
+
+def _verdicts(record: Any, expected: dict[str, bool | None]) -> dict[str, dict[str, Any]]:
+    from .catalog import agrees
+
+    return {name: {"status": v.status, "detail": v.detail, "as_expected": agrees(v.status, expected.get(name))}
+            for name, v in record.properties.items()}
+
+
+def row_of(entry: Any, values: dict[str, Any], record: Any) -> dict[str, Any]:
+    """A table row (JSON-serialisable) from a catalog record."""
+    row: dict[str, Any] = {
+        "name": entry.name, "title": entry.title, "citation": entry.citation, "family": entry.family,
+        "params": _param_text(values), "verdicts": _verdicts(record, entry.expected_for(values)),
+        "notes": list(entry.notes), "lam_mapping": entry.lam_mapping,
+    }
+    if not getattr(record, "separable", True):
+        tex = lambda key, text: record.latex.get(key) or _text_tex(text)  # noqa: E731
+        row.update(
+            rule={"text": record.rule_text, "latex": tex("rule", record.rule_text)},
+            eta_hat={"text": record.eta_hat_text, "latex": tex("eta_hat", record.eta_hat_text)},
+            omega={"text": record.omega_text, "latex": tex("omega", record.omega_text),
+                   "closed": record.provenance["omega"].method == "closed form"},
+            series={k: {"text": v, "latex": _text_tex(v)} for k, v in record.series.items()},
+            provenance=_short_provenance(record.provenance["omega"]), omega_method=record.provenance["omega"].method,
+            provenance_full={k: str(v) for k, v in record.provenance.items()},
+        )
+        row["notes"] = list(record.notes)
+        return row
+    kind = entry.kind
+    label, label_tex = KIND_LABEL.get(kind, (kind, kind))
+    if kind in ("keep_prob", "drop_rate", "variance", "ratio", "dual"):
+        rule = _piece(record.rule.expr)
+    elif record.eta_hat is not None:
+        label, label_tex, rule = "p(w)", "p(w)", _piece(record.drop_rate)
+    else:
+        rule = {"text": entry.rule_text, "latex": entry.rule_latex or _text_tex(entry.rule_text)}
+        label = label_tex = ""
+    row["rule"] = {"text": f"{label} = {rule['text']}" if label else rule["text"],
+                   "latex": f"{label_tex} = {rule['latex']}" if label else rule["latex"]}
+    series = {k: _series(v) for k, v in record.series.items()}
+    if record.eta_hat is not None:
+        row["eta_hat"] = _piece(record.eta_hat)
+    else:
+        s0, soo = series.get("eta_hat@0"), series.get("eta_hat@oo")
+        row["eta_hat"] = _no_closed_form(s0, soo, "numeric")
+    if record.omega is not None:
+        row["omega"] = dict(_piece(record.omega), closed=True)
+    else:
+        row["omega"] = dict(_no_closed_form(series.get("omega@0"), series.get("omega@oo"), "no closed form"),
+                            closed=False)
+    row["series"] = series
+    prov = record.provenance.get("omega")
+    row["provenance"] = _short_provenance(prov)
+    row["provenance_full"] = {k: str(v) for k, v in record.provenance.items()}
+    row["omega_method"] = prov.method if prov is not None else "not derived"
+    row["notes"] = list(entry.notes) + list(record.notes)
+    limits = getattr(record, "limits", {})
+    if "w_critical" in limits:
+        row["w_critical"] = str(limits["w_critical"])
+    return row
+
+
+def _short_provenance(prov: Any) -> str:
+    """'method (first clause of how; precision)': the full text is in the record's provenance."""
+    if prov is None:
+        return "not derived"
+    how = prov.how.split(";")[0].strip()
+    how = how if len(how) <= 110 else how[:109] + "…"
+    return f"{prov.method} ({how}; {prov.precision})"
+
+
+def _text_tex(text: str) -> str:
+    return r"\text{" + _tex_escape(text) + "}"
+
+
+def _no_closed_form(at0: dict | None, atoo: dict | None, head: str) -> dict[str, str]:
+    text, latex = [head], [r"\text{" + head + "}"]
+    if at0:
+        text.append(f"~ {at0['text']} (w->0+)")
+        latex.append(r"\sim " + at0["latex"] + r"\ (w \to 0^+)")
+    if atoo:
+        text.append(f"~ {atoo['text']} (w->oo)")
+        latex.append(r"\sim " + atoo["latex"] + r"\ (w \to \infty)")
+    return {"text": "; ".join(text), "latex": r";\ ".join(latex)}
+
+
+def _error_row(entry: Any, values: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    """A row saying the derivation failed (never cached)."""
+    message = f"derivation failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    blank = {"text": "-", "latex": "-"}
+    unknown = {"status": "unknown", "detail": message, "as_expected": True}
+    return {"name": entry.name, "title": entry.title, "citation": entry.citation, "family": entry.family,
+            "params": _param_text(values), "rule": {"text": entry.rule_text, "latex": _text_tex(entry.rule_text)},
+            "eta_hat": blank, "omega": dict(text=message, latex=_text_tex(message), closed=False), "series": {},
+            "verdicts": {name: dict(unknown) for name, _ in VERDICTS}, "provenance": message,
+            "omega_method": "FAILED", "notes": [message], "lam_mapping": entry.lam_mapping}
+
+
+def build_rows(names: list[str], use_cache: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows of ``names`` (cached), and how they were obtained: {"hits", "derived", "seconds"}."""
+    from . import cache, catalog
+
+    rows, hits, derived = [], 0, []
+    start = time.perf_counter()
+    for name in names:
+        entry = catalog.entry(name)
+        values = entry.resolve()
+        k = cache.key("table-row", ROW_VERSION, name, _param_key(values))
+        row = cache.load(NAMESPACE, k) if use_cache else None
+        if row is not None:
+            hits += 1
+        else:
+            derived.append(name)
+            try:
+                record = entry.derive(values)
+            except Exception as exc:  # noqa: BLE001 - one failing method must not hide the others
+                rows.append(_error_row(entry, values, exc))
+                continue
+            row = row_of(entry, values, record)
+            if use_cache:
+                cache.store(NAMESPACE, k, row)
+        rows.append(row)
+    return rows, {"hits": hits, "derived": derived, "seconds": time.perf_counter() - start}
+
+
+# ------------------------------------------------------------- rendering
+def _mark(v: dict[str, Any], marks: dict[str, str]) -> str:
+    return marks[v["status"]] + ("" if v.get("as_expected", True) else "!")
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def render_text(rows: list[dict[str, Any]], width: int | None = None) -> str:
+    """A terminal table; the formula columns share the width left by the fixed ones."""
+    width = width or max(100, shutil.get_terminal_size((160, 24)).columns)
+    heads = ["method", "rule", "eta_hat(w)", "Omega(w)"] + [h for _, h in VERDICTS] + ["Omega from"]
+    fixed = [max(len(h), 3) for _, h in VERDICTS]
+    method_w = max(len(r["name"]) for r in rows) if rows else 6
+    prov_w = 11
+    free = width - method_w - sum(fixed) - prov_w - 3 * (len(heads) - 1)
+    rule_w, eta_w = max(12, free * 3 // 10), max(12, free * 25 // 100)
+    omega_w = max(16, free - rule_w - eta_w)
+    widths = [method_w, rule_w, eta_w, omega_w] + fixed + [prov_w]
+    line = lambda cells: " | ".join(c.ljust(w_) for c, w_ in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [line(heads), "-+-".join("-" * w_ for w_ in widths)]
+    for r in rows:
+        cells = [r["name"], _cut(r["rule"]["text"], rule_w), _cut(r["eta_hat"]["text"], eta_w),
+                 _cut(r["omega"]["text"], omega_w)]
+        cells += [_mark(r["verdicts"][key], MARK_TEXT) for key, _ in VERDICTS]
+        cells.append(_cut(r["omega_method"], prov_w))
+        out.append(line(cells))
+    out += ["", LEGEND]
+    return "\n".join(out)
+
+
+def _md_cell(text: str) -> str:
+    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+
+
+def render_md(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table with the full formulas (SymPy text in code spans)."""
+    heads = ["Method", "Rule", "eta_hat(w)", "Omega(w)"] + [h for h, _ in VERDICTS] + ["Omega: provenance"]
+    out = ["| " + " | ".join(heads) + " |", "|" + "|".join(["---"] * 4 + [":-:"] * 4 + ["---"]) + "|"]
+    for r in rows:
+        method = f"**{r['name']}** {r['title']} ({r['params']}); {r['citation']}"
+        cells = [method.replace("|", "\\|"), _md_cell(r["rule"]["text"]), _md_cell(r["eta_hat"]["text"]),
+                 _md_cell(r["omega"]["text"])]
+        cells += [_mark(r["verdicts"][k], MARK_TEXT) for k, _ in VERDICTS]
+        cells.append(r["provenance"].replace("|", "\\|"))
+        out.append("| " + " | ".join(cells) + " |")
+    out += ["", LEGEND]
+    return "\n".join(out)
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+                "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "<": r"\textless{}", ">": r"\textgreater{}",
+                "|": r"\textbar{}"}
+
+
+def _tex_escape(text: str) -> str:
+    """Text for LaTeX's text mode (one pass, so no replacement is escaped again)."""
+    return "".join(_TEX_SPECIAL.get(c, c) for c in text)
+
+
+def render_latex(rows: list[dict[str, Any]]) -> str:
+    """A LaTeX longtable (needs \\usepackage{longtable, amssymb})."""
+    cols = "p{2.6cm}p{3.2cm}p{3.2cm}p{4.6cm}cccc p{2.4cm}"
+    heads = ["Method", "Rule", r"$\hat\eta(w)$", r"$\Omega(w)$", "subq.", "sparse", "unbiased", "bounded",
+             r"$\Omega$ from"]
+    out = [r"% symdual table: the eta-trick duals of adaptive dropout (LeJeune et al. 2021, Table 2)",
+           r"\begin{longtable}{" + cols + "}", " & ".join(heads) + r" \\ \hline \endhead"]
+    for r in rows:
+        method = rf"\textbf{{{_tex_escape(r['name'])}}} {_tex_escape(r['title'])} ({_tex_escape(r['params'])})"
+        cells = [method] + [f"${r[k]['latex']}$" for k in ("rule", "eta_hat", "omega")]
+        cells += [_mark(r["verdicts"][k], MARK_LATEX) for k, _ in VERDICTS]
+        cells.append(_tex_escape(r["omega_method"]))
+        out.append(" & ".join(cells) + r" \\")
+    out += [r"\end{longtable}",
+            r"% \checkmark proved, (\checkmark) supported numerically, $\times$ refuted, ? unknown, ! not as expected"]
+    return "\n".join(out)
+
+
+RENDER = {"text": render_text, "md": render_md, "latex": render_latex}
+
+
+# ------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=sorted(RENDER), default="text", help="output format (default text)")
+    parser.add_argument("--method", action="append", default=None, metavar="NAME",
+                        help="only this catalog method (repeatable; default: all)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="derive every row afresh, no cache read or write (the cache lives in "
+                             "$SYMDUAL_CACHE_DIR, default ~/.cache/symdual)")
+    parser.add_argument("--verbose", action="store_true", help="also print provenance, notes and verdict details")
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import cache, catalog
+
+    names = args.method or catalog.names()
+    for name in names:
+        catalog.entry(name)  # InputError listing the known names
+    rows, info = build_rows(list(dict.fromkeys(names)), use_cache=not args.no_cache)
+    print(RENDER[args.format](rows))
+    if args.verbose:
+        for r in rows:
+            print(f"\n{r['name']} ({r['params']}; {r['citation']})")
+            for piece, prov in r.get("provenance_full", {"omega": r["provenance"]}).items():
+                print(f"  {piece}: {prov}")
+            for k, v in r["verdicts"].items():
+                print(f"  {k:<13} {v['status']:<10} {v['detail']}")
+            for n in r["notes"]:
+                print("  - " + " ".join(n.split()))
+    where = "disabled (--no-cache)" if args.no_cache else str(cache.cache_dir() / NAMESPACE)
+    footer = (f"cache: {where}; {info['hits']} of {len(rows)} rows from the cache, "
+              f"{len(info['derived'])} derived, {info['seconds']:.2f} s")
+    sys.stdout.flush()
+    print(footer, file=sys.stdout if args.format == "text" else sys.stderr)
+    return 0

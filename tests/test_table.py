@@ -1,0 +1,153 @@
+"""`symdual table`: formats, method selection, the disk cache (hits, corruption, invalidation)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import symdual as sd
+from symdual import cache, table
+from symdual.cli import main
+
+FEW = ["l1", "mcp", "hardthresh"]
+
+
+@pytest.fixture()
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    return tmp_path
+
+
+def run_table(capsys, *args: str) -> tuple[int, str, str]:
+    argv = ["table", *args]
+    for name in FEW if "--method" not in args else []:
+        argv += ["--method", name]
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_text_table_and_cache_location(cache_dir, capsys):
+    code, out, _ = run_table(capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split(" | ")[0].strip() == "method" and "sparse" in lines[0] and "bounded" in lines[0]
+    body = {line.split(" | ")[0].strip(): line for line in lines[2:2 + len(FEW)]}
+    assert list(body) == FEW
+    marks = [c.strip() for c in body["mcp"].split(" | ")[4:8]]
+    assert marks == ["✓", "✓", "✓", "✓"]  # MCP: subquadratic, sparse, unbiased, bounded
+    assert [c.strip() for c in body["l1"].split(" | ")[4:8]] == ["✓", "✓", "✗", "✗"]
+    assert lines[-1].startswith(f"cache: {cache_dir / 'table'}")
+    assert "0 of 3 rows from the cache" in lines[-1]
+
+
+def test_long_formulas_are_cut_in_the_terminal_only(cache_dir, capsys):
+    _, text, _ = run_table(capsys, "--method", "scad")
+    _, md, _ = run_table(capsys, "--method", "scad", "--format", "md")
+    assert "…" in text and "…" not in md
+    assert "`w (w <= 1); -5*w**2/27 + 37*w/27 - 5/27 (w <= 37/10); 47/20 (w > 37/10)`" in md
+
+
+def test_markdown_and_latex(cache_dir, capsys):
+    code, md, err = run_table(capsys, "--format", "md")
+    assert code == 0
+    rows = [line for line in md.splitlines() if line.startswith("| **")]
+    assert len(rows) == len(FEW) and all(line.count(" | ") >= 8 for line in rows)
+    assert md.splitlines()[1].startswith("|---|")
+    assert "cache:" in err and "cache:" not in md
+    code, tex, _ = run_table(capsys, "--format", "latex")
+    assert code == 0
+    assert r"\begin{longtable}" in tex and r"\end{longtable}" in tex and r"\checkmark" in tex
+    assert tex.count(r"\\") >= len(FEW) + 1
+    assert r"\frac{\sqrt{2}}{4}" in tex  # MCP's bound a lam/2 with a = 1/2, lam = sqrt(2)
+
+
+def test_warm_table_comes_from_the_cache_without_deriving(cache_dir, capsys, monkeypatch):
+    _, cold, _ = run_table(capsys)
+    files = sorted((cache_dir / "table").glob("*.json"))
+    assert len(files) == len(FEW)
+
+    def no_derivation(*args, **kwargs):
+        raise AssertionError("derived although cached")
+
+    monkeypatch.setattr(sd.catalog.Entry, "derive", no_derivation)
+    _, warm, _ = run_table(capsys)
+    assert warm.splitlines()[:-1] == cold.splitlines()[:-1]
+    assert "3 of 3 rows from the cache, 0 derived" in warm.splitlines()[-1]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "wrong key", "wrong schema", "not an object"])
+def test_corrupt_cache_files_are_ignored(cache_dir, capsys, damage):
+    _, cold, _ = run_table(capsys, "--method", "l1")
+    (path,) = (cache_dir / "table").glob("*.json")
+    data = json.loads(path.read_text())
+    text = {"garbage": "{not json", "empty": "",
+            "wrong key": json.dumps(dict(data, key="0" * 32)),
+            "wrong schema": json.dumps(dict(data, schema=-1)),
+            "not an object": "[1, 2]"}[damage]
+    path.write_text(text)
+    code, again, _ = run_table(capsys, "--method", "l1")
+    assert code == 0
+    assert again.splitlines()[:-1] == cold.splitlines()[:-1]
+    assert "0 of 1 rows from the cache, 1 derived" in again
+    assert json.loads(path.read_text())["key"] == data["key"]  # rewritten
+
+
+def test_no_cache_neither_reads_nor_writes(cache_dir, capsys):
+    code, out, _ = run_table(capsys, "--method", "l1", "--no-cache")
+    assert code == 0 and "cache: disabled (--no-cache)" in out
+    assert not (cache_dir / "table").exists()
+
+
+def test_cache_is_keyed_by_code_and_inputs(cache_dir, monkeypatch):
+    entry = sd.catalog.entry("logsum")
+    k = cache.key("table-row", table.ROW_VERSION, "logsum", table._param_key(entry.resolve()))
+    assert k != cache.key("table-row", table.ROW_VERSION, "logsum", table._param_key(entry.resolve({"eps": 3})))
+    monkeypatch.setattr(cache, "fingerprint", lambda: "other source")
+    assert k != cache.key("table-row", table.ROW_VERSION, "logsum", table._param_key(entry.resolve()))
+
+
+def test_cache_store_and_load_roundtrip(cache_dir):
+    assert cache.load("misc", "abc") is None
+    path = cache.store("misc", "abc", {"x": [1, "two"]})
+    assert path is not None and path.parent == cache_dir / "misc"
+    assert cache.load("misc", "abc") == {"x": [1, "two"]}
+    assert cache.clear("misc") == 1 and cache.load("misc", "abc") is None
+
+
+def test_a_failing_derivation_gives_an_error_row_and_is_not_cached(cache_dir, capsys, monkeypatch):
+    def broken(self, params=None, timeout=None):
+        raise RuntimeError("numeric engine unavailable")
+
+    monkeypatch.setattr(sd.catalog.Entry, "derive", broken)
+    code, out, _ = run_table(capsys, "--method", "l1")
+    assert code == 0
+    assert "FAILED" in out and "0 of 1 rows from the cache" in out
+    assert not list((cache_dir / "table").glob("*.json"))
+
+
+def test_unknown_method_exits_2_listing_the_known_ones(cache_dir, capsys):
+    code, _, err = run_table(capsys, "--method", "lasso")
+    assert code == 2
+    assert "unknown method 'lasso'" in err and "vardrop_exact" in err and "hardconcrete" in err
+
+
+def test_verbose_shows_provenance_and_details(cache_dir, capsys):
+    _, out, _ = run_table(capsys, "--method", "mcp", "--verbose")
+    assert "omega: given (the penalty as given" in out and "f_dual: closed form" in out and "refuted" in out
+
+
+@pytest.mark.parametrize("name", sd.catalog.names())
+def test_every_catalog_row_renders(name):
+    from test_catalog import record  # the catalog's derivations, shared with that module
+
+    entry = sd.catalog.entry(name)
+    values = entry.resolve()
+    row = table.row_of(entry, values, record(name))
+    json.dumps(row)  # cacheable
+    for fmt in ("text", "md"):
+        assert name in table.RENDER[fmt]([row])
+    assert name.replace("_", r"\_") in table.render_latex([row])
+    assert all(v["as_expected"] for v in row["verdicts"].values()), row["verdicts"]
+    if not row["omega"]["closed"]:
+        assert "no closed form" in row["omega"]["text"] or "min_eta" in row["omega"]["text"]
