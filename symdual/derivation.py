@@ -397,8 +397,16 @@ def finish(d: Derivation, timeout: float | None = None) -> None:
         "eta_hat@0": limit(d.eta_hat, sp.Integer(0)),
     }
     if d.eta_hat is not None and d.omega is not None and "omega" not in d.numeric:
-        d.numeric["omega"] = ClosedForm(d.omega, w, d.limits["omega@0"], d.limits["omega@oo"])
-    elif d.omega_prime is not None and "omega" not in d.numeric:
+        omega_fn = ClosedForm(d.omega, w, d.limits["omega@0"], d.limits["omega@oo"])
+        try:
+            evaluable = bool(np.all(np.isfinite(omega_fn(np.array([0.5, 2.0])))))
+        except Exception:  # a special function neither NumPy nor mpmath can evaluate
+            evaluable = False
+        if evaluable:
+            d.numeric["omega"] = omega_fn
+        else:
+            d.notes.append("the closed form of Omega does not evaluate numerically; Omega is evaluated by quadrature")
+    if d.omega_prime is not None and "omega" not in d.numeric:
         g = ClosedForm(d.omega_prime, w, d.limits["omega_prime@0"], d.limits["omega_prime@oo"])
         d.numeric["omega"] = Quadrature(g, g.mp)
     if d.eta_hat is not None and "eta_hat" not in d.numeric:

@@ -37,6 +37,7 @@ class ClosedForm:
     at_inf: sp.Expr | None = None
 
     def __post_init__(self) -> None:
+        self.expr = sp.unpolarify(self.expr).replace(sp.exp_polar, sp.exp)  # integrals' polar numbers
         self._mp = sp.lambdify(self.x, self.expr, modules=_MP_MODULES)
         self._np = sp.lambdify(self.x, self.expr, modules="numpy")
         try:  # NumPy has no printer for some functions (hyper, ...): use mpmath point by point

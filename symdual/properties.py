@@ -65,6 +65,10 @@ def nondecreasing(name: str, fn_np: Callable, fn_mp: Callable, proof: str | None
     if proof:
         return Verdict("proved", proof + strict_note)
     vals = fn_np(grid)
+    negative = np.nonzero(vals < 0)[0]
+    if len(negative):
+        i = negative[0]
+        return Verdict("refuted", f"{name}({_fmt(grid[i])}) = {_fmt(vals[i])} < 0 (float64): no keep probability gives it")
     with np.errstate(invalid="ignore"):
         drops = np.nonzero(np.diff(vals) < -1e-12 * np.maximum(np.abs(vals[:-1]), 1e-300))[0]
     for i in drops:
@@ -105,14 +109,14 @@ def monotone_proof(eta_hat: sp.Expr) -> str | None:
     for e, where in parts:
         if e in (sp.oo, sp.zoo):
             continue
-        if not sign_proof(sp.diff(e, w), w, where):
-            return None
+        if not sign_proof(e, w, where) or not sign_proof(sp.diff(e, w), w, where):
+            return None  # eta_hat >= 0 too: a pole (w/(1 - w/2)) has a positive derivative
     for (e1, d1), (e2, _) in zip(parts, parts[1:]):  # no downward jump at breakpoints
         left = sp.limit(e1, w, d1.sup, "-")
         right = sp.oo if e2 in (sp.oo, sp.zoo) else sp.limit(e2, w, d1.sup, "+")
         if not (right == sp.oo or (right - left).is_nonnegative):
             return None
-    names = ", ".join(f"d/dw [{e}] >= 0 on {where}" for e, where in parts if e not in (sp.oo, sp.zoo))
+    names = ", ".join(f"eta_hat = {e} >= 0 and d/dw [{e}] >= 0 on {where}" for e, where in parts if e not in (sp.oo, sp.zoo))
     jumps = " and no downward jump at the breakpoints" if len(parts) > 1 else ""
     return f"{names}{jumps} (SymPy assumptions, w > 0)"
 

@@ -58,11 +58,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _theorem_module(name: str):
-    """symdual.theorems.<name>, or None if it is not available."""
+    """symdual.theorems.<name>, or None if that module does not exist (other import errors propagate)."""
+    full = f"symdual.theorems.{name}"
     try:
-        return importlib.import_module(f"symdual.theorems.{name}")
-    except ImportError:
-        return None
+        return importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name == full:
+            return None
+        raise
+
+
+def _from_module(run: Run, name: str, call: Callable) -> Callable[[], list[Check]]:
+    """A thunk running ``call(module)``; a missing module gives no check and a 'not available' line."""
+    def go() -> list[Check]:
+        mod = _theorem_module(name)
+        if mod is None:
+            line = f"{name}: symdual.theorems.{name} not available"
+            run.skipped += [] if line in run.skipped else [line]
+            return []
+        out = call(mod)
+        return out if isinstance(out, list) else [out]
+
+    return go
 
 
 def _sparse(d) -> bool:
@@ -72,20 +89,17 @@ def _sparse(d) -> bool:
 
 def _adaptive(run: Run, d, label: str, lam: float, quick: bool) -> None:
     """Adaptive dropout on a sparse regression with the record's eta_hat and Omega'."""
-    mod = _theorem_module("adaptive")
-    if mod is None:
-        run.skipped.append("adaptive: symdual.theorems.adaptive not available")
-        return
     if "eta_hat" not in d.numeric or "omega_prime" not in d.numeric:
         run.skipped.append(f"adaptive.{label}: eta_hat or Omega' not available")
         return
-    run.attempt(f"adaptive.{label}", lambda: mod.check_adaptive(
+    run.attempt(f"adaptive.{label}", _from_module(run, "adaptive", lambda mod: mod.check_adaptive(
         lambda a: d.evaluate("eta_hat", a), lambda a: d.evaluate("omega_prime", a), lam,
-        n=100, d=50, k=5, seed=0, name=label, sgd_steps=1500 if quick else 3000))
+        n=100, d=50, k=5, seed=0, name=label, sgd_steps=1500 if quick else 3000)))
 
 
-def _scalar_checks(run: Run, d, label: str, groups: tuple[str, ...], quick: bool,
-                   claimed: bool | None = None) -> None:
+def scalar_checks(run: Run, d, label: str, groups: tuple[str, ...], quick: bool,
+                  claimed: bool | None = None) -> None:
+    """The eta-trick identity and the duality certificates of one scalar record (those in ``groups``)."""
     from .theorems.duality_theorem import check_duality
     from .theorems.eta_trick import check_eta_trick
 
@@ -96,11 +110,7 @@ def _scalar_checks(run: Run, d, label: str, groups: tuple[str, ...], quick: bool
 
 
 def _group(run: Run, name: str, quick: bool) -> None:
-    mod = _theorem_module(name)
-    if mod is None:
-        run.skipped.append(f"{name}: symdual.theorems.{name} not available")
-        return
-    run.attempt(name, lambda: mod.checks(quick=quick))
+    run.attempt(name, _from_module(run, name, lambda mod: mod.checks(quick=quick)))
 
 
 def verify_all(groups: tuple[str, ...], quick: bool = False) -> Run:
@@ -118,7 +128,7 @@ def verify_all(groups: tuple[str, ...], quick: bool = False) -> Run:
 def _catalog(run: Run, groups: tuple[str, ...], quick: bool) -> None:
     try:
         from . import catalog
-    except ImportError:
+    except ModuleNotFoundError:
         run.skipped.append("catalog: symdual.catalog not available (eta_trick, duality, adaptive skipped)")
         return
     for name in catalog.names():
@@ -132,7 +142,7 @@ def _catalog(run: Run, groups: tuple[str, ...], quick: bool) -> None:
             run.skipped.append(f"{name}: non-separable penalty; the scalar eta-trick and duality checks do not apply")
             continue
         expected = catalog.entry(name).expected_for().get("monotone")
-        _scalar_checks(run, d, name, groups, quick, claimed=expected)
+        scalar_checks(run, d, name, groups, quick, claimed=expected)
         if "adaptive" in groups and name in ADAPTIVE_RULES:
             _adaptive(run, d, name, ADAPTIVE_RULES[name], quick)
 
@@ -144,12 +154,13 @@ def verify_rule(d, groups: tuple[str, ...], quick: bool = False) -> Run:
     for g in ("tikhonov", "structured"):
         if g in groups:
             run.skipped.append(f"{g}: a theorem about dropout itself, not about a rule (run without a rule option)")
-    _scalar_checks(run, d, label, groups, quick)
+    scalar_checks(run, d, label, groups, quick)
     if "adaptive" in groups:
         if _sparse(d):
             _adaptive(run, d, label, float(d.lam), quick)
         else:
-            run.skipped.append(f"adaptive.{label}: the penalty is not sparsity-inducing (Omega'(0+) = 0)")
+            status = d.properties["sparsity"].status if "sparsity" in d.properties else "unknown"
+            run.skipped.append(f"adaptive.{label}: applies to sparsity-inducing penalties (sparsity: {status})")
     return run
 
 

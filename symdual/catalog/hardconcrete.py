@@ -20,6 +20,8 @@ What the catalog adds (exactly, or to the stated precision):
 """
 from __future__ import annotations
 
+import math
+
 import mpmath
 import sympy as sp
 
@@ -62,7 +64,7 @@ def _build(entry: Entry, values: dict):
     engine = hardconcrete(float(beta), float(gamma), float(zeta), float(lam))
     d = from_engine(engine, name=entry.name, lam=lam, params={k: values[k] for k in ("beta", "gamma", "zeta")})
     wc = engine.w_critical
-    if wc is not None:
+    if wc is not None and math.isfinite(wc):
         d.limits["w_critical"] = sp.Float(mpmath.nstr(mpmath.mpf(wc), 17), 17)
         d.notes.append(f"critical |w| = {mpmath.nstr(mpmath.mpf(wc), 12)} (mpmath): beyond it the infimum is reached "
                        "only as eta -> oo, so eta_hat jumps to oo and Omega' drops to 0 (Omega = 1/2 there)")

@@ -1,0 +1,135 @@
+"""Adaptive piecewise Chebyshev interpolation with a measured error bound.
+
+``fit_chebyshev(fun, lo, hi)`` interpolates the k functions returned by
+``fun`` (shape ``(k, n)``) at Chebyshev points of the first kind on pieces
+of ``[lo, hi]``, bisecting every piece whose error exceeds ``tol`` (so the
+pieces shrink only near singularities just outside the interval).  The
+error of a piece is measured on a check grid: the angular midpoints between
+consecutive nodes, where the interpolation error peaks.  The error is
+|table - fun|/(floor + |fun|): absolute for ``floor = None``, relative for
+``floor = 0``, mixed otherwise.  The largest measured error is stored as
+``error``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+
+Array = np.ndarray
+_CHUNK = 1 << 17
+
+
+def _first_kind_points(n: int) -> Array:
+    """The n Chebyshev points cos(pi*(j + 1/2)/n) on [-1, 1], increasing."""
+    return np.cos(np.pi * (np.arange(n)[::-1] + 0.5) / n)
+
+
+def _check_points(n: int) -> Array:
+    """cos(pi*j/n), j = 1..n-1: the angular midpoints between the n nodes."""
+    return np.cos(np.pi * np.arange(n - 1, 0, -1) / n)
+
+
+def _values_to_coefficients(n: int) -> Array:
+    """Matrix M with c = M @ y for values y at the n first-kind points (increasing order)."""
+    j = np.arange(n)[::-1] + 0.5
+    k = np.arange(n)[:, None]
+    m = (2.0 / n) * np.cos(np.pi * k * j[None, :] / n)
+    m[0] *= 0.5
+    return m
+
+
+@dataclass(frozen=True)
+class PiecewiseChebyshev:
+    """k functions as Chebyshev series of one degree on pieces [edges[i], edges[i+1]].
+
+    ``coefs`` has shape (pieces, degree + 1, k); ``error`` is the measured
+    maximum error (see the module docstring).
+    """
+
+    edges: Array
+    coefs: Array
+    error: float
+
+    @property
+    def pieces(self) -> int:
+        return self.coefs.shape[0]
+
+    @property
+    def degree(self) -> int:
+        return self.coefs.shape[1] - 1
+
+    def __call__(self, x: Array, which: tuple[int, ...] | None = None) -> Array:
+        """Values of functions ``which`` (default all) at x (clipped), shape (len(which), x.size)."""
+        which = tuple(range(self.coefs.shape[2])) if which is None else which
+        x = np.clip(np.asarray(x, dtype=float).ravel(), self.edges[0], self.edges[-1])
+        out = np.empty((len(which), x.size))
+        for start in range(0, x.size, _CHUNK):
+            stop = start + _CHUNK
+            piece, s2 = self._locate(x[start:stop])
+            for row, k in enumerate(which):
+                out[row, start:stop] = self._clenshaw(self._columns[k], piece, s2)
+        return out
+
+    @cached_property
+    def _columns(self) -> list[Array]:
+        """Per function, the coefficients as contiguous rows (degree + 1, pieces)."""
+        return [np.ascontiguousarray(self.coefs[:, :, k].T) for k in range(self.coefs.shape[2])]
+
+    def _locate(self, x: Array) -> tuple[Array, Array]:
+        """Piece index of each x and 2*s, s in [-1, 1] the position inside the piece."""
+        piece = np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, self.pieces - 1)
+        left, right = self.edges[piece], self.edges[piece + 1]
+        return piece, 2.0 * (2.0 * x - left - right) / (right - left)
+
+    @staticmethod
+    def _clenshaw(columns: Array, piece: Array, s2: Array) -> Array:
+        """sum_j c_j T_j(s) by b_j = c_j + 2s b_{j+1} - b_{j+2}, value c_0 + s b_1 - b_2."""
+        b1, b2, t = np.take(columns[-1], piece), np.zeros(piece.size), np.empty(piece.size)
+        for j in range(columns.shape[0] - 2, 0, -1):
+            np.multiply(s2, b1, out=t)
+            t -= b2
+            t += np.take(columns[j], piece)
+            b1, b2, t = t, b1, b2
+        return 0.5 * s2 * b1 - b2 + np.take(columns[0], piece)
+
+
+def _fit_pieces(fun: Callable[[Array], Array], edges: Array, degree: int, floor: float | None) -> tuple[Array, Array]:
+    """Coefficients (pieces, degree + 1, k) on the given edges and each piece's measured error."""
+    n = degree + 1
+    half, mid = 0.5 * np.diff(edges), 0.5 * (edges[:-1] + edges[1:])
+    x_nodes = (mid[:, None] + half[:, None] * _first_kind_points(n)).ravel()
+    x_check = (mid[:, None] + half[:, None] * _check_points(n)).ravel()
+    y = np.asarray(fun(np.concatenate([x_nodes, x_check])), dtype=float)
+    y_nodes = y[:, : x_nodes.size].reshape(y.shape[0], edges.size - 1, n)
+    coefs = np.einsum("ij,kpj->pik", _values_to_coefficients(n), y_nodes)
+    exact = y[:, x_nodes.size :]
+    deviation = np.abs(PiecewiseChebyshev(edges, coefs, 0.0)(x_check) - exact)
+    error = deviation if floor is None else deviation / (floor + np.abs(exact))
+    return coefs, error.reshape(y.shape[0], edges.size - 1, n - 1).max(axis=(0, 2))
+
+
+def fit_chebyshev(
+    fun: Callable[[Array], Array],
+    lo: float,
+    hi: float,
+    degree: int = 24,
+    tol: float = 1e-14,
+    width: float = 1.0,
+    floor: float | None = None,
+    max_pieces: int = 4096,
+) -> PiecewiseChebyshev:
+    """Interpolate ``fun`` (x -> array (k, x.size)) on [lo, hi] to measured error <= tol.
+
+    Starts from equal pieces no wider than ``width`` and bisects failing pieces.
+    """
+    edges = np.linspace(lo, hi, max(1, int(np.ceil((hi - lo) / width))) + 1)
+    while edges.size - 1 <= max_pieces:
+        coefs, error = _fit_pieces(fun, edges, degree, floor)
+        bad = np.flatnonzero(error > tol)
+        if bad.size == 0:
+            return PiecewiseChebyshev(edges, coefs, float(error.max()))
+        edges = np.sort(np.concatenate([edges, 0.5 * (edges[bad] + edges[bad + 1])]))
+    raise ValueError(f"no Chebyshev fit within {tol:g} on [{lo:g}, {hi:g}] with {max_pieces} pieces of degree {degree}")

@@ -1,0 +1,148 @@
+"""The duality-theorem certificates and ``symdual verify``: each can fail, and does for broken variants."""
+from __future__ import annotations
+
+import json
+
+import mpmath
+import pytest
+
+import symdual as sd
+from symdual import verify
+from symdual.cli import main
+from symdual.theorems.check import Check
+from symdual.theorems.duality_theorem import check_duality
+
+MONOTONE = {
+    "l1": dict(eta_hat="w"),
+    "logsum": dict(eta_hat="w*(w+eps)", params={"eps": 2}),
+    "mcp": dict(eta_hat="Piecewise((b*w/(b-w), w < b), (oo, True))", params={"b": 2}),
+}
+
+
+@pytest.fixture(scope="module")
+def records() -> dict:
+    out = {name: sd.derive(**kw) for name, kw in MONOTONE.items()}
+    out["wavy"] = sd.derive(eta_hat="w*(2+sin(w))")
+    return out
+
+
+def _mp(d, piece: str):
+    return lambda x: d.evaluate_mp(piece, x, mpmath.mp.dps)
+
+
+@pytest.mark.parametrize("name", list(MONOTONE))
+def test_certificates_hold_for_monotone_rules(records, name):
+    c = check_duality(records[name], quick=True)
+    assert c.passed, c.detail
+    assert not any("BREAKS" in line for line in c.numeric)
+    assert any(step.startswith("monotone:") for step in c.proved)
+    assert c.worst_error < 1e-12
+
+
+def test_non_monotone_rule_reports_where_the_theorem_breaks(records):
+    c = check_duality(records["wavy"])
+    assert c.passed  # not claimed monotone: the theorem does not apply, nothing is contradicted
+    assert "hypothesis fails" in c.detail and "eta_hat(" in c.detail
+    assert "Q(w|w0) = " in c.detail and "w0 = " in c.detail  # the majoriser's break point
+    assert "BREAKS" in c.numeric[0]  # the monotonicity counterexample
+
+
+def test_non_monotone_rule_claimed_monotone_fails(records):
+    c = check_duality(records["wavy"], claimed_monotone=True, quick=True)
+    assert not c.passed and "claimed monotone" in c.detail
+
+
+def test_decreasing_eta_hat_substituted_in_a_monotone_record_fails(records):
+    d, wavy = records["logsum"], records["wavy"]
+    c = check_duality(d, eta_hat=_mp(wavy, "eta_hat"), omega=_mp(wavy, "omega"), quick=True)
+    assert not c.passed  # the record claims monotone (proved), the substituted rule is not
+
+
+def test_broken_majoriser_is_detected(records):
+    d = records["logsum"]
+    eta_hat, f = _mp(d, "eta_hat"), _mp(d, "f_dual")
+    q = lambda x, x0: (x**2 / (2 * eta_hat(x0)) + f(2 * eta_hat(x0))) / 2  # noqa: E731  eta_hat -> 2 eta_hat
+    c = check_duality(d, majoriser_fn=q, quick=True)
+    assert not c.passed and "Q(w0|w0)" in c.detail
+
+
+def test_tampered_penalty_breaks_the_touching_point(records):
+    d = records["l1"]
+    c = check_duality(d, omega=lambda x: 1.01 * _mp(d, "omega")(x), quick=True)
+    assert not c.passed
+
+
+def test_wrong_constant_in_the_penalty_is_detected(records):
+    d = records["mcp"]
+    c = check_duality(d, omega=lambda x: _mp(d, "omega")(x) + 1, quick=True)
+    assert not c.passed and "Q(w0|w0)" in c.detail
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_cli_user_rule_passes(capsys):
+    assert main(["verify", "--quick", "--only", "duality", "--eta-hat", "w*(w+2)"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PASS  duality.eta_hat = w*(w + 2)")
+    assert "verify: 1 passed, 0 failed" in out
+
+
+def test_cli_json(capsys):
+    assert main(["verify", "--quick", "--json", "--only", "duality", "--only", "eta_trick",
+                 "--eta-hat", "w*(w+eps)", "--param", "eps=2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [c["name"].split(".")[0] for c in out] == ["eta_trick", "duality"]
+    assert all(c["passed"] and {"statement", "hypotheses", "proved", "numeric", "worst_error"} <= set(c) for c in out)
+
+
+def test_cli_non_monotone_rule_exits_non_zero(capsys):
+    assert main(["verify", "--quick", "--only", "eta_trick", "--only", "duality", "--eta-hat", "w/(1+w**2)"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  eta_trick." in out and "not an eta-trick penalty" in out and "hypothesis fails" in out
+
+
+def test_cli_input_error_exits_2(capsys):
+    assert main(["verify", "--eta-hat", "w*("]) == 2
+    assert capsys.readouterr().err.startswith("symdual: error:")
+
+
+def test_unknown_group_is_rejected():
+    with pytest.raises(SystemExit):
+        main(["verify", "--only", "nonsense"])
+
+
+def test_missing_module_is_skipped_not_fatal(monkeypatch):
+    monkeypatch.setattr(verify, "_theorem_module", lambda name: None)
+    run = verify.verify_all(("structured",), quick=True)
+    assert run.checks == [] and run.skipped == ["structured: symdual.theorems.structured not available"]
+    assert "SKIP  structured" in verify.report(run, 0.0)
+
+
+def test_a_crashing_check_is_a_failed_check():
+    run = verify.Run()
+    run.attempt("boom", lambda: 1 / 0)
+    run.attempt("fine", lambda: Check("fine", "s", "h", passed=True))
+    assert [c.passed for c in run.checks] == [False, True]
+    assert "ZeroDivisionError" in run.checks[0].detail
+    assert verify.report(run, 1.0).splitlines()[-2] == "verify: 1 passed, 1 failed (1 s)"
+
+
+def test_theorem_groups_run(capsys):
+    assert main(["verify", "--quick", "--only", "tikhonov"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS  tikhonov.") >= 2 and "0 failed" in out
+
+
+@pytest.mark.parametrize("name", sd.catalog.names())
+def test_catalog_entry_checks_pass(name):
+    """Every catalog check of ``symdual verify`` is a test too (quick grids)."""
+    d = sd.catalog.get(name)
+    if not getattr(d, "separable", True):
+        pytest.skip("non-separable penalty: no scalar eta-trick or duality check")
+    run = verify.Run()
+    verify.scalar_checks(run, d, name, ("eta_trick", "duality"), quick=True,
+                          claimed=sd.catalog.entry(name).expected_for()["monotone"])
+    assert [c.name for c in run.checks] == [f"eta_trick.{name}", f"duality.{name}"]
+    for c in run.checks:
+        assert c.passed, f"{c.name}: {c.detail}"
