@@ -74,7 +74,6 @@ def _subquadratic(d, grid, by_construction, timeout) -> Verdict:
     if by_construction:
         return Verdict("proved", "Omega = 1/2 inf_eta [s/eta + f(eta)] is an infimum of functions affine in s = w**2, "
                                  "hence concave in s")
-    strict_note = ""
     if d.omega is not None:
         res = _run(P.concavity_proof, d.omega, timeout=timeout)
         if res is not None:

@@ -22,9 +22,10 @@ from .asymptotics import integrated_series, series_at
 from .bounded import bounded, deadline, default_timeout
 from .errors import DivergentPenalty, InputError
 from .evaluators import ClosedForm, Quadrature
-from .pieces import is_piecewise, pieces
+from .inputs import build_rule, check_eta_hat, check_range, exact_params, given_rule
+from .pieces import from_pieces, pieces
 from .properties import Verdict
-from .rules import KINDS, RESERVED, Rule, as_exact, eta, from_eta_hat, lam, to_eta_hat, variable_of, w
+from .rules import Rule, eta, from_eta_hat, to_eta_hat, w
 
 PIECES = ("omega", "eta_hat", "f_dual", "omega_prime")
 TOTAL_BUDGET_FACTOR = 4
@@ -134,98 +135,7 @@ def _rate(kind: str, eta_hat: sp.Expr, lam_value: sp.Expr) -> sp.Expr:
             out.append((sp.Integer(0) if kind == "drop_rate" else sp.Integer(1), where))
         else:
             out.append((duality.tidy(from_eta_hat(kind, e, lam_value)), where))
-    from .pieces import from_pieces
-
     return from_pieces(out, w)
-
-
-# ---------------------------------------------------------------- input
-
-
-def _given(options: Mapping[str, object]) -> tuple[str, object]:
-    chosen = [(k, v) for k, v in options.items() if v is not None]
-    if len(chosen) != 1:
-        names = ", ".join(options)
-        raise InputError(f"give exactly one of {names} (got {len(chosen)})")
-    return chosen[0]
-
-
-def _exact_params(params: Mapping[str, object] | None) -> dict[str, sp.Expr]:
-    out = {}
-    for name, value in (params or {}).items():
-        if not str(name).isidentifier() or name in ("w", "eta"):
-            raise InputError(f"invalid parameter name {name!r}")
-        try:
-            v = as_exact(value)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"parameter {name}: {exc}") from None
-        if v.free_symbols:
-            raise InputError(f"parameter {name} = {v} is not a number")
-        out[name] = v
-    return out
-
-
-def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[str, object] | None = None) -> Rule:
-    """Parse/validate a rule: symbols known, every parameter valued, lam > 0."""
-    values = _exact_params(params)
-    lam_exact = values.pop("lam", None) or _exact_params({"lam": lam_value})["lam"]
-    if not bool(lam_exact > 0):
-        raise InputError(f"lam must be positive, got {lam_exact}")
-    var = variable_of(kind)
-    symbols: dict[str, sp.Symbol] = {var.name: var, "lam": lam}
-    symbols.update({name: sp.Symbol(name, positive=True) for name in values})
-    if isinstance(expr, str):
-        from .parsing import ParseError, parse_expr
-
-        try:
-            parsed = parse_expr(expr, symbols)
-        except ParseError as exc:
-            raise InputError(str(exc)) from None
-    elif isinstance(expr, (int, float)):
-        parsed = as_exact(expr)
-    elif isinstance(expr, sp.Basic):
-        parsed = expr.subs({s_: symbols[s_.name] for s_ in expr.free_symbols if s_.name in symbols})
-    else:
-        raise InputError(f"a rule must be a string or a SymPy expression, not {type(expr).__name__}")
-    other = {s_.name for s_ in parsed.free_symbols} - set(symbols)
-    if other:
-        other_var = {"w", "eta"} & other
-        if other_var:
-            raise InputError(f"a {kind} is a function of {var.name}, but the expression uses {', '.join(sorted(other_var))}")
-        missing = ", ".join(sorted(other))
-        raise InputError(f"missing parameter value for {missing}: give --param NAME=VALUE (params={{...}} in Python)")
-    subs = {symbols[k]: v for k, v in values.items()}
-    subs[lam] = lam_exact
-    return Rule(kind, sp.sympify(parsed).subs(subs), lam_exact, values, source=str(expr))
-
-
-_GRID = np.geomspace(1e-6, 1e6, 241)
-
-
-def _check_range(rule: Rule) -> None:
-    """Rates in [0, 1] and eta_hat, r, sigma**2 >= 0 on a grid of w (else InputError)."""
-    if rule.kind in ("penalty", "dual"):
-        return
-    bounds = {"drop_rate": (0, 1), "keep_prob": (0, 1)}.get(rule.kind, (0, np.inf))
-    f = ClosedForm(rule.expr, w)
-    vals = f(_GRID)
-    bad = np.nonzero((vals < bounds[0]) | (vals > bounds[1]) | np.isnan(vals))[0]
-    if len(bad):
-        i = bad[0]
-        interval = "[0, 1]" if bounds[1] == 1 else "[0, oo)"
-        raise InputError(f"{rule.kind} {rule.expr} is outside {interval} at w = {_GRID[i]:.4g} (value {vals[i]:.6g})")
-
-
-def _check_eta_hat(eta_hat: sp.Expr, rule: Rule) -> None:
-    """eta_hat must be a positive function (oo allowed: no dropout there)."""
-    if eta_hat.has(sp.zoo, sp.nan) or eta_hat == sp.oo:
-        raise InputError(f"{rule.kind} {rule.expr} gives eta_hat = {eta_hat}: no dropout at all, the penalty is 0")
-    vals = ClosedForm(eta_hat, w)(_GRID)
-    bad = np.nonzero(~(vals > 0))[0]
-    if len(bad):
-        i = bad[0]
-        raise InputError(f"{rule.kind} {rule.expr} gives eta_hat = {eta_hat} = {vals[i]:.6g} at w = {_GRID[i]:.4g}; "
-                         "eta_hat must be positive (a drop rate of 1 drops the weight for good)")
 
 
 # ---------------------------------------------------------------- derive
@@ -256,10 +166,10 @@ def derive(
     (with ``dual``) is a numeric eta-trick engine from :mod:`symdual.numeric`
     used when Omega has no closed form.
     """
-    kind, expr = _given({"eta_hat": eta_hat, "keep_prob": keep_prob, "drop_rate": drop_rate, "ratio": ratio,
+    kind, expr = given_rule({"eta_hat": eta_hat, "keep_prob": keep_prob, "drop_rate": drop_rate, "ratio": ratio,
                          "variance": variance, "penalty": penalty, "dual": dual})
     rule = build_rule(kind, expr, lam, params)
-    _check_range(rule)
+    check_range(rule)
     d = Derivation(rule=rule, name=name)
     per_call = default_timeout() if timeout is None else timeout
     with deadline(TOTAL_BUDGET_FACTOR * per_call):
@@ -288,7 +198,7 @@ def _cas(d: Derivation, fn: Callable, *args: Any, timeout: float | None = None) 
 def _from_rule(d: Derivation, timeout: float | None) -> None:
     rule = d.rule
     d.eta_hat = duality.tidy(to_eta_hat(rule.kind, rule.expr, rule.lam))
-    _check_eta_hat(d.eta_hat, rule)
+    check_eta_hat(d.eta_hat, rule)
     how = "given" if rule.kind == "eta_hat" else f"exact conversion from {rule.kind.replace('_', ' ')}"
     d.provenance["eta_hat"] = Provenance("given" if rule.kind == "eta_hat" else "closed form", how)
     _omega_from_eta_hat(d, timeout)
@@ -346,8 +256,8 @@ def _from_dual(d: Derivation, timeout: float | None, engine: Any = None) -> None
 def from_engine(engine: Any, *, name: str, lam: object = 1, params: Mapping[str, object] | None = None,
                 f_dual: sp.Expr | None = None, timeout: float | None = None) -> Derivation:
     """A record for a dual known only numerically (e.g. HardConcrete, parametric in a)."""
-    values = _exact_params(params)
-    lam_exact = _exact_params({"lam": lam})["lam"]
+    values = exact_params(params)
+    lam_exact = exact_params({"lam": lam})["lam"]
     rule = Rule("dual", f_dual if f_dual is not None else sp.Function("f")(eta), lam_exact, values, source=name)
     d = Derivation(rule=rule, name=name, f_dual=f_dual)
     if f_dual is not None:

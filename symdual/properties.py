@@ -60,10 +60,10 @@ def _grid_for(expr_pieces: list[tuple[sp.Expr, sp.Set]] | None) -> np.ndarray:
 
 
 def nondecreasing(name: str, fn_np: Callable, fn_mp: Callable, proof: str | None,
-                  grid: np.ndarray, strict_note: str = "") -> Verdict:
+                  grid: np.ndarray) -> Verdict:
     """'name' nondecreasing on (0, oo): symbolic proof, else grid scan + mpmath counterexample."""
     if proof:
-        return Verdict("proved", proof + strict_note)
+        return Verdict("proved", proof)
     vals = fn_np(grid)
     negative = np.nonzero(vals < 0)[0]
     if len(negative):
@@ -78,7 +78,7 @@ def nondecreasing(name: str, fn_np: Callable, fn_mp: Callable, proof: str | None
             return Verdict("refuted", f"{name}({_fmt(a)}) = {_fmt(va)} > {name}({_fmt(b)}) = {_fmt(vb)} (mpmath, 30 digits)")
     if np.isnan(vals).all():
         return Verdict("unknown", f"{name} could not be evaluated on the grid")
-    return Verdict("supported", f"{name} nondecreasing on {GRID_TEXT} (+ breakpoints)" + strict_note)
+    return Verdict("supported", f"{name} nondecreasing on {GRID_TEXT} (+ breakpoints)")
 
 
 def sign_proof(derivative: sp.Expr, x: sp.Symbol, where: sp.Set) -> bool:

@@ -54,28 +54,32 @@ def eta_trick_newton(f, f_prime, w, dps=30):
         return (w**2 / mpmath.exp(t) + f(mpmath.exp(t))) / 2
 
 
+def scan_then_golden(J, lo, hi, n, iters):
+    """min of J over [lo, hi]: an n-point scan, then golden section around the best point (mpmath)."""
+    ts = [mpmath.mpf(lo) + (hi - lo) * mpmath.mpf(i) / (n - 1) for i in range(n)]
+    vals = [J(t) for t in ts]
+    i = min(range(n), key=lambda k: vals[k])
+    a, b = ts[max(i - 1, 0)], ts[min(i + 1, n - 1)]
+    g = (mpmath.sqrt(5) - 1) / 2
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = J(c), J(d)
+    for _ in range(iters):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - g * (b - a)
+            fc = J(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + g * (b - a)
+            fd = J(d)
+    return min(fc, fd, vals[i])
+
+
 def eta_trick_min(f, w, lo=-40, hi=40, n=801, dps=30):
     """1/2 min_eta [w**2/eta + f(eta)] by a log-grid scan then golden-section refinement (mpmath)."""
     with mpmath.workdps(dps):
         w = mpmath.mpf(w)
-        J = lambda t: w**2 / mpmath.exp(t) + f(mpmath.exp(t))  # noqa: E731
-        ts = [mpmath.mpf(lo) + (hi - lo) * mpmath.mpf(i) / (n - 1) for i in range(n)]
-        vals = [J(t) for t in ts]
-        i = min(range(n), key=lambda k: vals[k])
-        a, b = ts[max(i - 1, 0)], ts[min(i + 1, n - 1)]
-        g = (mpmath.sqrt(5) - 1) / 2
-        c, d = b - g * (b - a), a + g * (b - a)
-        fc, fd = J(c), J(d)
-        for _ in range(80):
-            if fc < fd:
-                b, d, fd = d, c, fc
-                c = b - g * (b - a)
-                fc = J(c)
-            else:
-                a, c, fc = c, d, fd
-                d = a + g * (b - a)
-                fd = J(d)
-        return min(fc, fd, vals[i]) / 2
+        return scan_then_golden(lambda t: w**2 / mpmath.exp(t) + f(mpmath.exp(t)), lo, hi, n, 80) / 2
 
 
 # ---------------------------------------------------------------- references (MATH.md section 3)
@@ -293,26 +297,7 @@ def hc_omega(dual, w, lo=-25, hi=12, n=75, dps=20):
     """1/2 min over log a of [w**2/eta(a) + f(a)], and the limit 1/2 as a -> oo (grid + golden section)."""
     with mpmath.workdps(dps):
         J = lambda t: (lambda e, f: w**2 / e + f)(*dual(t))  # noqa: E731
-        ts = [mpmath.mpf(lo) + (hi - lo) * mpmath.mpf(i) / (n - 1) for i in range(n)]
-        vals = [J(t) for t in ts]
-        i = min(range(n), key=lambda k: vals[k])
-        best = vals[i]
-        if 0 < i < n - 1:
-            a, b = ts[i - 1], ts[i + 1]
-            g = (mpmath.sqrt(5) - 1) / 2
-            c, d = b - g * (b - a), a + g * (b - a)
-            fc, fd = J(c), J(d)
-            for _ in range(40):
-                if fc < fd:
-                    b, d, fd = d, c, fc
-                    c = b - g * (b - a)
-                    fc = J(c)
-                else:
-                    a, c, fc = c, d, fd
-                    d = a + g * (b - a)
-                    fd = J(d)
-            best = min(best, fc, fd)
-        return min(best, mpmath.mpf(1)) / 2
+        return min(scan_then_golden(J, lo, hi, n, 40), mpmath.mpf(1)) / 2
 
 
 def test_hardconcrete_penalty_is_the_eta_trick_minimum_over_a():

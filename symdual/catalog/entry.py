@@ -129,7 +129,7 @@ class Entry:
 
     def expression(self, params: Mapping[str, Any] | None = None) -> sp.Expr:
         """The rule as a SymPy expression in w (or eta), with ``params`` substituted if given."""
-        from ..derivation import build_rule
+        from ..inputs import build_rule
 
         values = self.resolve(params)
         rest = {p.name: values[p.name] for p in self.params if p.exact and p.name != "lam"}

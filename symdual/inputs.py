@@ -1,0 +1,99 @@
+"""Reading a rule: exactly one kind given, parameters exact, symbols known, ranges valid.
+
+Every failure is an :class:`InputError` with a one-line message naming what is wrong.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import sympy as sp
+
+from .errors import InputError
+from .evaluators import ClosedForm
+from .rules import Rule, as_exact, lam, variable_of, w
+
+def given_rule(options: Mapping[str, object]) -> tuple[str, object]:
+    chosen = [(k, v) for k, v in options.items() if v is not None]
+    if len(chosen) != 1:
+        names = ", ".join(options)
+        raise InputError(f"give exactly one of {names} (got {len(chosen)})")
+    return chosen[0]
+
+
+def exact_params(params: Mapping[str, object] | None) -> dict[str, sp.Expr]:
+    out = {}
+    for name, value in (params or {}).items():
+        if not str(name).isidentifier() or name in ("w", "eta"):
+            raise InputError(f"invalid parameter name {name!r}")
+        try:
+            v = as_exact(value)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"parameter {name}: {exc}") from None
+        if v.free_symbols:
+            raise InputError(f"parameter {name} = {v} is not a number")
+        out[name] = v
+    return out
+
+
+def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[str, object] | None = None) -> Rule:
+    """Parse/validate a rule: symbols known, every parameter valued, lam > 0."""
+    values = exact_params(params)
+    lam_exact = values.pop("lam", None) or exact_params({"lam": lam_value})["lam"]
+    if not bool(lam_exact > 0):
+        raise InputError(f"lam must be positive, got {lam_exact}")
+    var = variable_of(kind)
+    symbols: dict[str, sp.Symbol] = {var.name: var, "lam": lam}
+    symbols.update({name: sp.Symbol(name, positive=True) for name in values})
+    if isinstance(expr, str):
+        from .parsing import ParseError, parse_expr
+
+        try:
+            parsed = parse_expr(expr, symbols)
+        except ParseError as exc:
+            raise InputError(str(exc)) from None
+    elif isinstance(expr, (int, float)):
+        parsed = as_exact(expr)
+    elif isinstance(expr, sp.Basic):
+        parsed = expr.subs({s_: symbols[s_.name] for s_ in expr.free_symbols if s_.name in symbols})
+    else:
+        raise InputError(f"a rule must be a string or a SymPy expression, not {type(expr).__name__}")
+    other = {s_.name for s_ in parsed.free_symbols} - set(symbols)
+    if other:
+        other_var = {"w", "eta"} & other
+        if other_var:
+            raise InputError(f"a {kind} is a function of {var.name}, but the expression uses {', '.join(sorted(other_var))}")
+        missing = ", ".join(sorted(other))
+        raise InputError(f"missing parameter value for {missing}: give --param NAME=VALUE (params={{...}} in Python)")
+    subs = {symbols[k]: v for k, v in values.items()}
+    subs[lam] = lam_exact
+    return Rule(kind, sp.sympify(parsed).subs(subs), lam_exact, values, source=str(expr))
+
+
+_GRID = np.geomspace(1e-6, 1e6, 241)
+
+
+def check_range(rule: Rule) -> None:
+    """Rates in [0, 1] and eta_hat, r, sigma**2 >= 0 on a grid of w (else InputError)."""
+    if rule.kind in ("penalty", "dual"):
+        return
+    bounds = {"drop_rate": (0, 1), "keep_prob": (0, 1)}.get(rule.kind, (0, np.inf))
+    f = ClosedForm(rule.expr, w)
+    vals = f(_GRID)
+    bad = np.nonzero((vals < bounds[0]) | (vals > bounds[1]) | np.isnan(vals))[0]
+    if len(bad):
+        i = bad[0]
+        interval = "[0, 1]" if bounds[1] == 1 else "[0, oo)"
+        raise InputError(f"{rule.kind} {rule.expr} is outside {interval} at w = {_GRID[i]:.4g} (value {vals[i]:.6g})")
+
+
+def check_eta_hat(eta_hat: sp.Expr, rule: Rule) -> None:
+    """eta_hat must be a positive function (oo allowed: no dropout there)."""
+    if eta_hat.has(sp.zoo, sp.nan) or eta_hat == sp.oo:
+        raise InputError(f"{rule.kind} {rule.expr} gives eta_hat = {eta_hat}: no dropout at all, the penalty is 0")
+    vals = ClosedForm(eta_hat, w)(_GRID)
+    bad = np.nonzero(~(vals > 0))[0]
+    if len(bad):
+        i = bad[0]
+        raise InputError(f"{rule.kind} {rule.expr} gives eta_hat = {eta_hat} = {vals[i]:.6g} at w = {_GRID[i]:.4g}; "
+                         "eta_hat must be positive (a drop rate of 1 drops the weight for good)")
