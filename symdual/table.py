@@ -30,6 +30,16 @@ KIND_LABEL = {"eta_hat": ("eta_hat(w)", r"\hat\eta(w)"), "keep_prob": ("q(w)", "
 
 
 # ------------------------------------------------------------------ rows
+def _readable(expr: Any) -> Any:
+    """For display only: rationals with denominators over 1000 (fitted constants such as
+    Molchanov's 0.63576) as 6-digit decimals."""
+    import sympy as sp
+
+    if not isinstance(expr, sp.Basic):
+        return expr
+    return expr.xreplace({r: sp.Float(r, 6) for r in expr.atoms(sp.Rational) if r.q > 1000})
+
+
 def _piece(expr: Any) -> dict[str, str]:
     """Text and LaTeX; a piecewise expression in w as 'e1 (w <= b1); e2 (w <= b2); e3 (w > b2)'."""
     import sympy as sp
@@ -37,6 +47,7 @@ def _piece(expr: Any) -> dict[str, str]:
     from .pieces import is_piecewise, pieces
     from .rules import w
 
+    expr = _readable(expr)
     text = sp.sstr(expr)
     if is_piecewise(expr) and expr.free_symbols <= {w}:
         parts = pieces(expr, w)
@@ -52,7 +63,7 @@ def _series(ser: Any) -> dict[str, str]:
     if not isinstance(ser, sp.Basic):
         return {"text": str(ser), "latex": _text_tex(str(ser))}
     order = ser.getO() if hasattr(ser, "getO") else None
-    body = ser.removeO() if order is not None else ser
+    body = _readable(ser.removeO() if order is not None else ser)
     text, latex = sp.sstr(body), sp.latex(body)
     if order is not None:
         text += f" + O({sp.sstr(order.expr)})"
