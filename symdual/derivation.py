@@ -29,6 +29,8 @@ from .rules import Rule, eta, from_eta_hat, to_eta_hat, w
 
 PIECES = ("omega", "eta_hat", "f_dual", "omega_prime")
 TOTAL_BUDGET_FACTOR = 4
+CERTIFY_POINTS = 41
+"""A user dual's numeric Omega is certified against mpmath (30 digits) at this many w in [1e-6, 1e6]."""
 """All CAS calls of one derivation share a deadline of this many per-call budgets."""
 
 
@@ -249,7 +251,7 @@ def _from_dual(d: Derivation, timeout: float | None, engine: Any = None) -> None
     if engine is None:
         from .numeric import from_sympy_dual
 
-        engine = from_sympy_dual(d.f_dual, eta)
+        engine = from_sympy_dual(d.f_dual, eta).certified(1e-6, 1e6, n=CERTIFY_POINTS, dps=30)
     attach_numeric(d, engine)
 
 
@@ -271,8 +273,9 @@ def attach_numeric(d: Derivation, engine: Any) -> None:
     """Use a numeric eta-trick engine (``symdual.numeric``) for the missing pieces."""
     precision = f"max relative error {engine.precision:.1e} (float64); mpmath path at any dps"
     how = engine.describe()
-    if how.startswith("numeric (") and how.endswith(")"):
-        how = how[len("numeric ("):-1]
+    if how.startswith("numeric (") and "): " in how:  # "numeric (NAME): rest" -> "NAME: rest"
+        cut = how.index("): ")
+        how = how[len("numeric ("):cut] + how[cut + 1:]
     for piece in ("omega", "eta_hat", "omega_prime", "f_dual"):
         if hasattr(engine, piece):  # the engine's float64 path beats a lambdified closed form
             d.numeric[piece] = _NumericPiece(getattr(engine, piece), getattr(engine, piece + "_mp", None))
@@ -294,6 +297,24 @@ class _NumericPiece:
         return self.fn_mp(x, dps=dps)
 
 
+def _limits_from_dual(d: Derivation, timeout: float | None) -> None:
+    """Omega'(w) = sqrt(f'(eta_hat(w))) and eta_hat runs from 0+ to oo, so
+    Omega'(0+) = sqrt(f'(0+)), Omega'(oo) = sqrt(f'(oo)), Omega(oo) = f(oo)/2 (oo if f is unbounded)."""
+    fp = sp.diff(d.f_dual, eta)
+    for key, expr, point, fn in (("omega_prime@0", fp, "0", sp.sqrt), ("omega_prime@oo", fp, "oo", sp.sqrt),
+                                 ("omega@oo", d.f_dual, "oo", lambda v: v / 2)):
+        if d.limits.get(key) is None:
+            value = _cas(d, _limit_in_eta, expr, point, timeout=timeout)
+            if value is not None and (value in (sp.oo, -sp.oo) or (value.is_number and value.is_finite)):
+                d.limits[key] = fn(value)  # anything else (hyper(..., -oo), Limit, ...) is not a limit
+    d.notes.append("limits from f: Omega'(0+) = sqrt(f'(0+)), Omega'(oo) = sqrt(f'(oo)), Omega(oo) = f(oo)/2 "
+                   "(Omega'(w) = sqrt(f'(eta_hat(w))), eta_hat from 0+ to oo)")
+
+
+def _limit_in_eta(expr: sp.Expr, point: str) -> sp.Expr:
+    return sp.limit(expr, eta, 0, "+") if point == "0" else sp.limit(expr, eta, sp.oo)
+
+
 def finish(d: Derivation, timeout: float | None = None) -> None:
     """Limits, f, series, evaluators and verdicts for a record with its main pieces."""
     from .assess import assess
@@ -306,6 +327,8 @@ def finish(d: Derivation, timeout: float | None = None) -> None:
         "omega@oo": limit(d.omega, sp.oo),
         "eta_hat@0": limit(d.eta_hat, sp.Integer(0)),
     }
+    if d.omega is None and isinstance(d.f_dual, sp.Expr) and not isinstance(d.f_dual, sp.core.function.AppliedUndef):
+        _limits_from_dual(d, timeout)
     if d.eta_hat is not None and d.omega is not None and "omega" not in d.numeric:
         omega_fn = ClosedForm(d.omega, w, d.limits["omega@0"], d.limits["omega@oo"])
         try:
