@@ -218,3 +218,21 @@ def test_evaluate_is_elementwise_robust():
     assert v[1] == pytest.approx(np.log(2.0), rel=1e-15)  # log((2+2)/2), |w| used
     big = d.evaluate("omega", np.array([1e-300, 1e300]))
     assert np.all(np.isfinite(big)) and big[1] == pytest.approx(np.log(1e300 / 2), rel=1e-14)
+
+
+def test_user_dual_without_closed_form_is_certified_and_exact_at_the_ends():
+    d = sd.derive(dual="log(1 + eta) + sqrt(eta)")
+    assert d.omega is None and d.provenance["omega"].method == "numeric"
+    claimed = float(re.search(r"max relative error ([0-9.e+-]+)", d.provenance["omega"].precision).group(1))
+    assert claimed < 1e-10
+    f = lambda e: mpmath.log(1 + e) + mpmath.sqrt(e)  # noqa: E731
+    with mpmath.workdps(30):
+        for x in (0.01, 0.3, 2.0, 40.0):
+            x = mpmath.mpf(x)
+            obj = lambda u: (x**2 / mpmath.exp(u) + f(mpmath.exp(u))) / 2  # noqa: E731
+            u0 = min((mpmath.mpf(k) / 20 for k in range(-400, 400)), key=obj)
+            ref = obj(mpmath.findroot(lambda u: mpmath.diff(obj, u), u0))
+            got = d.evaluate("omega", [float(x)])[0] - d.evaluate("omega", [0.0])[0]
+            assert abs(got - ref) <= 1e-10 * max(1, abs(ref))  # Omega(0) = f(0+)/2 = 0
+    assert d.limits["omega_prime@0"] == sp.oo and d.limits["omega_prime@oo"] == 0  # sqrt(f'(0+)), sqrt(f'(oo))
+    assert d.properties["sparsity"].status == "proved" and d.properties["bounded"].status == "refuted"
