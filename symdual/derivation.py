@@ -21,7 +21,7 @@ from . import duality
 from .asymptotics import integrated_series, series_at
 from .bounded import bounded, deadline, default_timeout
 from .errors import DivergentPenalty, InputError
-from .evaluators import ClosedForm, Quadrature
+from .evaluators import ClosedForm, Quadrature, small_argument
 from .inputs import build_rule, check_eta_hat, check_range, exact_params, given_rule
 from .pieces import from_pieces, pieces
 from .properties import Verdict
@@ -29,6 +29,8 @@ from .rules import Rule, eta, from_eta_hat, to_eta_hat, w
 
 PIECES = ("omega", "eta_hat", "f_dual", "omega_prime")
 TOTAL_BUDGET_FACTOR = 4
+SMALL_ARGUMENT_TERMS = 12
+"""Order of the series at 0+ that replaces a closed-form Omega at tiny |w| (where certified)."""
 CERTIFY_POINTS = 41
 """A user dual's numeric Omega is certified against mpmath (30 digits) at this many w in [1e-6, 1e6]."""
 """All CAS calls of one derivation share a deadline of this many per-call budgets."""
@@ -297,6 +299,16 @@ class _NumericPiece:
         return self.fn_mp(x, dps=dps)
 
 
+def _certify_small_argument(d: Derivation, omega_fn: ClosedForm, timeout: float | None) -> None:
+    """Evaluate Omega by its series at 0+ where that is exact to float64 (no cancellation)."""
+    ser = _cas(d, series_at, omega_fn.expr, sp.Integer(0), SMALL_ARGUMENT_TERMS, timeout=timeout)
+    if ser is not None:
+        omega_fn.near_zero = small_argument(omega_fn, ser)
+    if omega_fn.near_zero is not None and "omega" in d.provenance:
+        p = d.provenance["omega"]
+        d.provenance["omega"] = Provenance(p.method, p.how, f"{p.precision}; float64 path: {omega_fn.near_zero.how}")
+
+
 def _limits_from_dual(d: Derivation, timeout: float | None) -> None:
     """Omega'(w) = sqrt(f'(eta_hat(w))) and eta_hat runs from 0+ to oo, so
     Omega'(0+) = sqrt(f'(0+)), Omega'(oo) = sqrt(f'(oo)), Omega(oo) = f(oo)/2 (oo if f is unbounded)."""
@@ -337,6 +349,7 @@ def finish(d: Derivation, timeout: float | None = None) -> None:
             evaluable = False
         if evaluable:
             d.numeric["omega"] = omega_fn
+            _certify_small_argument(d, omega_fn, timeout)
         else:
             d.notes.append("the closed form of Omega does not evaluate numerically; Omega is evaluated by quadrature")
     if d.omega_prime is not None and "omega" not in d.numeric:

@@ -35,6 +35,7 @@ class ClosedForm:
     x: sp.Symbol
     at_zero: sp.Expr | None = None
     at_inf: sp.Expr | None = None
+    near_zero: "SmallArgument | None" = None
 
     def __post_init__(self) -> None:
         self.expr = sp.unpolarify(self.expr).replace(sp.exp_polar, sp.exp)  # integrals' polar numbers
@@ -52,6 +53,10 @@ class ClosedForm:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = np.asarray(self._np(mag), dtype=np.float64) * np.ones_like(mag)
+        if self.near_zero is not None:
+            small = (mag > 0) & (mag < self.near_zero.below)
+            if small.any():
+                out[small] = self.near_zero.series(mag[small])
         for where, limit in ((mag == 0, self.at_zero), (np.isinf(mag), self.at_inf)):
             if limit is not None and where.any():
                 out[where] = float(limit)
@@ -67,6 +72,37 @@ class ClosedForm:
             if mpmath.isinf(x) and self.at_inf is not None:
                 return mpmath.mpf(sp.N(self.at_inf, dps + 5))
             return self._mp(x)
+
+
+@dataclass(frozen=True)
+class SmallArgument:
+    """The series at 0+ used for 0 < x < ``below``, where the closed form cancels
+    (log(1 + w/2) at w = 1e-9 loses 8 digits) and the series is exact to float64."""
+
+    series: Callable[[Array], Array]
+    below: float
+    how: str
+
+
+def small_argument(closed: ClosedForm, series: sp.Expr, tol: float = 1e-17) -> SmallArgument | None:
+    """Certify a truncated series at 0+ against the closed form in mpmath (50 digits):
+    ``below`` is the largest grid point up to which every relative error is < ``tol``."""
+    body = series.removeO() if hasattr(series, "removeO") else series
+    if body.has(sp.log) or not body.free_symbols <= {closed.x}:
+        return None
+    series_mp = sp.lambdify(closed.x, body, modules=_MP_MODULES)
+    grid = np.geomspace(1e-12, 1e-1, 45)
+    below = 0.0
+    with mpmath.workdps(50):
+        for x in grid:
+            exact = closed.mp(x, 50)
+            if exact == 0 or abs(series_mp(mpmath.mpf(x)) - exact) > tol * abs(exact):
+                break
+            below = float(x)
+    if below == 0.0:
+        return None
+    return SmallArgument(sp.lambdify(closed.x, body, modules="numpy"), below,
+                         f"series at 0+ below {below:.3g} (truncation error < {tol:g} vs mpmath 50 digits)")
 
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(24)

@@ -236,3 +236,15 @@ def test_user_dual_without_closed_form_is_certified_and_exact_at_the_ends():
             assert abs(got - ref) <= 1e-10 * max(1, abs(ref))  # Omega(0) = f(0+)/2 = 0
     assert d.limits["omega_prime@0"] == sp.oo and d.limits["omega_prime@oo"] == 0  # sqrt(f'(0+)), sqrt(f'(oo))
     assert d.properties["sparsity"].status == "proved" and d.properties["bounded"].status == "refuted"
+
+
+@pytest.mark.parametrize("name", ["logsum", "standout", "log2sum", "lp_half"])
+def test_closed_form_keeps_relative_accuracy_at_tiny_w(name):
+    """log(1 + w/2) at w = 1e-9 loses 8 digits in float64; the certified series at 0+ must not."""
+    d = derived(name)
+    expected = CASES[name][1]
+    xs = [1e-12, 1e-9, 1e-6, 1e-3, 1e-2, 0.2]
+    got = d.evaluate("omega", np.array(xs))
+    for x, v in zip(xs, got):
+        ref = at40(expected, sp.Float(x, 40)) - at40(expected, 0)  # MATH.md's form, normalised here
+        assert abs(v - ref) <= 1e-14 * abs(ref), (x, v, ref)
