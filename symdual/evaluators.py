@@ -7,7 +7,7 @@ w = +-inf take the symbolic limits, float16/32 input is accepted.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import mpmath
@@ -74,14 +74,19 @@ class ClosedForm:
             return self._mp(x)
 
 
-@dataclass(frozen=True)
+@dataclass
 class SmallArgument:
     """The series at 0+ used for 0 < x < ``below``, where the closed form cancels
     (log(1 + w/2) at w = 1e-9 loses 8 digits) and the series is exact to float64."""
 
-    series: Callable[[Array], Array]
+    expr: sp.Expr
+    x: sp.Symbol
     below: float
     how: str
+    series: Callable[[Array], Array] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.series = sp.lambdify(self.x, self.expr, modules="numpy")
 
 
 def small_argument(closed: ClosedForm, series: sp.Expr, tol: float = 1e-17) -> SmallArgument | None:
@@ -101,7 +106,7 @@ def small_argument(closed: ClosedForm, series: sp.Expr, tol: float = 1e-17) -> S
             below = float(x)
     if below == 0.0:
         return None
-    return SmallArgument(sp.lambdify(closed.x, body, modules="numpy"), below,
+    return SmallArgument(body, closed.x, below,
                          f"series at 0+ below {below:.3g} (truncation error < {tol:g} vs mpmath 50 digits)")
 
 
