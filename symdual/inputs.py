@@ -67,7 +67,7 @@ def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[s
         raise InputError(f"missing parameter value for {missing}: give --param NAME=VALUE (params={{...}} in Python)")
     subs = {symbols[k]: v for k, v in values.items()}
     subs[lam] = lam_exact
-    return Rule(kind, sp.sympify(parsed).subs(subs), lam_exact, values, source=str(expr))
+    return Rule(kind, parsed.subs(subs), lam_exact, values, source=str(expr))
 
 
 _GRID = np.geomspace(1e-6, 1e6, 241)

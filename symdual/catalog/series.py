@@ -48,14 +48,12 @@ def _terms(ser: sp.Expr, x: sp.Symbol) -> list[tuple[sp.Expr, sp.Expr]]:
 
 def expansion_at_zero(f: sp.Expr, n: int = 4) -> tuple[tuple[sp.Expr, sp.Expr], ...]:
     """(coefficient, exponent) terms of f - f(0+) at eta -> 0+ (SymPy series)."""
-    f = sp.sympify(f)
     f0 = sp.limit(f, eta, 0, "+")
     return tuple(_terms(sp.series(f - f0, eta, 0, n), eta))
 
 
 def expansion_at_infinity(f: sp.Expr, n: int = 4) -> tuple[sp.Expr, sp.Expr, tuple[tuple[sp.Expr, sp.Expr], ...]]:
     """(A, B, ((d, k), ...)) with f = A log(eta) + B + sum d eta**(-k) at eta -> oo."""
-    f = sp.sympify(f)
     A = sp.limit(f / sp.log(eta), eta, sp.oo)
     rest = sp.expand(f - A * sp.log(eta))
     ser = sp.series(rest, eta, sp.oo, n)

@@ -36,7 +36,7 @@ import sympy as sp
 from ..assess import assess
 from ..derivation import Provenance
 from ..evaluators import ClosedForm
-from ..rules import eta
+from ..rules import as_exact, eta
 from . import series as S
 from .entry import Entry, lam_param
 
@@ -49,7 +49,7 @@ HALF, THREE_HALVES = sp.Rational(1, 2), sp.Rational(3, 2)
 # ------------------------------------------------------------------ exact KL
 def f_exact(lam: sp.Expr = 1) -> sp.Expr:
     """f(eta) = (f(0+) lam + eta 2F2(1, 1; 3/2, 2; -eta/2))/lam, lam f(0+) = -(gamma + log 2)."""
-    return (f_at_zero() + eta * sp.hyper([1, 1], [THREE_HALVES, 2], -eta / 2)) / sp.sympify(lam)
+    return (f_at_zero() + eta * sp.hyper([1, 1], [THREE_HALVES, 2], -eta / 2)) / as_exact(lam)
 
 
 def dawson(y: sp.Expr) -> sp.Expr:
@@ -60,7 +60,7 @@ def dawson(y: sp.Expr) -> sp.Expr:
 def f_prime_dawson(lam: sp.Expr = 1) -> sp.Expr:
     """f'(eta) = D(sqrt(eta/2))/sqrt(eta/2)/lam."""
     y = sp.sqrt(eta / 2)
-    return dawson(y) / y / sp.sympify(lam)
+    return dawson(y) / y / as_exact(lam)
 
 
 def f_at_zero() -> sp.Expr:
@@ -128,7 +128,7 @@ def expansion_at_infinity(lam: sp.Expr = 1, n: int = 3) -> tuple[sp.Expr, sp.Exp
     2 sum_m (-1)**(m+1) E z**m/(m x**m) (Gaussian moments; the part of the
     expectation near z = -x is exponentially small): A = 1/lam, B = 0.
     """
-    z, lam = sp.Symbol("z", real=True), sp.sympify(lam)
+    z, lam = sp.Symbol("z", real=True), as_exact(lam)
     terms = []
     for j in range(1, n + 1):  # eta**(-j) = x**(-2j): only even moments survive
         m = 2 * j
@@ -140,7 +140,7 @@ def expansion_at_infinity(lam: sp.Expr = 1, n: int = 3) -> tuple[sp.Expr, sp.Exp
 # --------------------------------------------------------------- approx KL
 def f_approx(lam: sp.Expr = 1) -> sp.Expr:
     """(2/lam) (k1 sigmoid(k3 log eta - k2) + log(1 + eta)/2), sigmoid written as eta**k3/(eta**k3 + e**k2)."""
-    return 2 / sp.sympify(lam) * (K1 * eta**K3 / (eta**K3 + sp.exp(K2)) + sp.log(1 + eta) / 2)
+    return 2 / as_exact(lam) * (K1 * eta**K3 / (eta**K3 + sp.exp(K2)) + sp.log(1 + eta) / 2)
 
 
 # ------------------------------------------------------------------ entries
