@@ -79,7 +79,7 @@ def mp_max_rel(values: Callable[[np.ndarray], np.ndarray], reference: Callable[[
 def walk_rule(entry: Any, values: dict) -> dict[str, sp.Expr]:
     """Steps of a rule in w (eta_hat, keep_prob, drop_rate, variance or penalty): eta_hat, Omega', Omega, f, limits, series."""
     lam_value = values["lam"]
-    rule = entry.expression(values)
+    rule = sd.catalog.expression(entry, values)
     out: dict[str, sp.Expr] = {}
     if entry.kind == "penalty":
         step("The rule is the penalty Omega(w) itself (lam*Omega is the classical penalty).", rule)
@@ -112,7 +112,7 @@ def walk_rule(entry: Any, values: dict) -> dict[str, sp.Expr]:
 def verdicts(entry: Any, values: dict, record: Any = None) -> Any:
     """Run the full pipeline (symdual.catalog.get) and print its verdicts against the entry's expectations."""
     params = {k: v for k, v in values.items()}
-    record = record if record is not None else entry.derive(params)
+    record = record if record is not None else sd.catalog.derive(entry, params)
     expected = entry.expected_for(params)
     step("The full pipeline (symdual.catalog.get): verdicts, each with how it was established.")
     for name, v in record.properties.items():

@@ -10,11 +10,11 @@ import numpy as np
 import sympy as sp
 from scipy.optimize import minimize
 
-from symdual.catalog import ard as A
+from symdual.methods import ard as A
 from _walk import check, finish, header, step, verdicts
 
 entry, values = header("ard")
-X, tau = values["X"], float(values["tau"])
+X, tau = A.as_design(values["X"]), float(values["tau"])
 step(f"Design X: {X.shape[0]} x {X.shape[1]}, unit-norm columns (seed 0); tau = {tau:g}.")
 
 u = sp.symbols("u1:4", real=True)

@@ -9,7 +9,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symdual.catalog import hardconcrete as H
+from symdual.methods import hardconcrete as H
 from symdual.numeric.hard_concrete import HardConcrete
 from _walk import check, finish, header, step, verdicts
 

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from symdual.catalog import hardthresh as HT
+from symdual.methods import hardthresh as HT
 from _walk import check, finish, header, step, verdicts
 
 entry, values = header("hardthresh", **({"k": sys.argv[1]} if len(sys.argv) > 1 else {}))

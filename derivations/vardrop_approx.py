@@ -10,8 +10,10 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symdual.catalog import vardrop as V
-from symdual.catalog.series import expansion_at_infinity, expansion_at_zero
+import symdual as sd
+
+from symdual.methods import vardrop as V
+from symdual.asymptotics import expansion_at_infinity, expansion_at_zero
 from _walk import check, eta, finish, header, step, verdicts
 
 entry, values = header("vardrop_approx", **({"lam": sys.argv[1]} if len(sys.argv) > 1 else {}))
@@ -25,7 +27,7 @@ step("alpha = 1/eta; f = 2 KL/lam (f(0+) = 0):", 2 * kl_eta / lam)
 check("f = MATH.md's (2/lam)(k1 sigmoid(k3 log eta - k2) + log(1 + eta)/2)",
       all(abs(sp.N((2 * kl_eta / lam - V.f_approx(lam)).subs(eta, e), 40)) < 1e-35 for e in (sp.Rational(1, 7), 1, 5, 300)),
       "equal at 4 exact etas to 35 digits (SymPy N)")
-f = entry.expression(values)
+f = sd.catalog.expression(entry, values)
 check("the catalog's rule is this f", sp.simplify(f - V.f_approx(lam)) == 0, "symbolic (SymPy)")
 fp = sp.diff(f, eta)
 step("f'(eta); f is not concave near 0 (the eta**k3 term, k3 > 1, makes f'' > 0 there):", fp)

@@ -10,8 +10,10 @@ import sys
 import mpmath
 import sympy as sp
 
-from symdual.catalog import vardrop as V
-from symdual.catalog.series import expansion_at_zero
+import symdual as sd
+
+from symdual.methods import vardrop as V
+from symdual.asymptotics import expansion_at_zero
 from _walk import check, eta, finish, header, step, verdicts
 
 entry, values = header("vardrop_exact", **({"lam": sys.argv[1]} if len(sys.argv) > 1 else {}))
@@ -32,7 +34,7 @@ step("Derivative: d/dx E log|x + z| = PV E 1/(x + z) = sqrt(2) D(x/sqrt 2) (Hilb
      "so lam f'(eta) = D(y)/y, y = sqrt(eta/2).", V.f_prime_dawson(lam))
 f = V.f_exact(lam)
 step("Integrating term by term: lam (f(eta) - f(0+)) = eta 2F2(1, 1; 3/2, 2; -eta/2); f as used by the catalog:", f)
-check("closed form = the catalog's rule", sp.simplify(f - entry.expression(values)) == 0, "symbolic (SymPy)")
+check("closed form = the catalog's rule", sp.simplify(f - sd.catalog.expression(entry, values)) == 0, "symbolic (SymPy)")
 check("f' = D(y)/y", bool(V.derivative_proof()), V.derivative_proof())
 err_f, err_fp = V.expectation_check(dps=35)
 check("f from the KL expectation", err_f < 1e-32,

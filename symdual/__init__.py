@@ -4,12 +4,13 @@
     d = sd.derive(eta_hat="w*(w+eps)", params={"eps": 2})
     d.omega, d.f_dual, d.eta_hat, d.properties["sparsity"].status
 """
-from .derivation import Derivation, Provenance, derive
+from .derivation import derive
 from .errors import InputError
-from .properties import Verdict
+from .record import Derivation, Provenance
+from .verdict import Verdict, Witness
 
 __version__ = "0.1.0"
-__all__ = ["Derivation", "InputError", "Provenance", "Verdict", "catalog", "derive"]
+__all__ = ["Derivation", "InputError", "Provenance", "Verdict", "Witness", "catalog", "derive"]
 
 
 def __getattr__(name: str):  # ``sd.catalog`` without importing it eagerly

@@ -1,4 +1,4 @@
-"""Assess the six properties of a derivation (MATH.md section 2).
+"""Assess the six properties of a derivation (docs/properties.md).
 
 Symbolic first (each CAS step bounded in time), then the numeric evaluators
 on :data:`properties.GRID` with counterexamples confirmed in mpmath. A rule
@@ -9,7 +9,7 @@ in (s, eta), Topkis).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Callable
 
 import numpy as np
 import sympy as sp
@@ -18,61 +18,57 @@ from . import properties as P
 from .bounded import bounded
 from .pieces import pieces
 from .rules import w
+from .verdict import Verdict, Witness, witness
 
-if TYPE_CHECKING:
-    from .derivation import Derivation
-
-Verdict = P.Verdict
+Budget = Callable[[], float]
+"""Seconds left for the next CAS call."""
 
 
-def _run(fn, *args, timeout=None):
-    out = bounded(fn, *args, timeout=timeout)
+def _run(fn: Callable, *args: Any, timeout: Budget) -> Any:
+    out = bounded(fn, *args, timeout=timeout())
     return out.value if out.ok else None
 
 
-def _mp_fn(d: "Derivation", piece: str):
-    ev = d.numeric.get(piece)
-    return (lambda x: ev.mp(x, 30)) if ev is not None and hasattr(ev, "mp") else None
+def _ev(d: Any, piece: str) -> Any:
+    return d.evaluators.get(piece)
 
 
-def assess(d: "Derivation", timeout: float | None = None) -> dict[str, Verdict]:
-    """All six verdicts of a derivation."""
+def _mp_fn(d: Any, piece: str) -> Callable | None:
+    ev = _ev(d, piece)
+    return (lambda x: ev.mp(x, 30)) if ev is not None else None
+
+
+def assess(d: Any, timeout: Budget) -> dict[str, Verdict]:
+    """All six verdicts of a derivation under construction (its pieces, limits, series, evaluators)."""
     by_construction = d.rule.kind == "dual"
     parts = pieces(d.eta_hat, w) if d.eta_hat is not None else None
-    grid = P._grid_for(parts)
-    out = {
+    grid = P.grid_for(parts)
+    return {
         "monotone": _monotone(d, grid, by_construction, timeout),
         "subquadratic": _subquadratic(d, grid, by_construction, timeout),
+        "sparsity": _sparsity(d),
+        "unbiased": _unbiased(d),
+        "bounded": _bounded(d),
+        "continuity": _continuity(d, grid, timeout),
     }
-    out["sparsity"] = _sparsity(d)
-    out["unbiased"] = _unbiased(d)
-    out["bounded"] = _bounded(d)
-    out["continuity"] = _continuity(d, grid, timeout)
-    if out["monotone"].status == "refuted" and d.rule.kind == "penalty":
-        d.notes.append("No dropout rule yields this penalty: its eta_hat = w/Omega'(w) is not nondecreasing, "
-                       "so Omega is not subquadratic (not an eta-trick penalty).")
-    elif out["subquadratic"].status == "refuted" and d.rule.kind == "penalty":
-        d.notes.append("No dropout rule yields this penalty: it is not subquadratic (g(s) = 2 Omega(sqrt s) is not "
-                       "concave), and every eta-trick penalty is.")
-    return out
 
 
-def _monotone(d, grid, by_construction, timeout) -> Verdict:
+def _monotone(d: Any, grid: np.ndarray, by_construction: bool, timeout: Budget) -> Verdict:
     if by_construction:
-        return Verdict("proved", "eta_hat is the global argmin of s/eta + f(eta), nondecreasing in s = w**2 by "
+        return Verdict("proved", "by construction", "eta_hat is the global argmin of s/eta + f(eta), nondecreasing in s = w**2 by "
                                  "decreasing differences (Topkis); it may jump where f is not concave")
     if d.eta_hat is None:
-        return Verdict("unknown", "eta_hat was not derived")
+        return Verdict("unknown", "symbolic", "eta_hat was not derived")
     if any(e.is_number and e.is_negative for e, _ in pieces(d.eta_hat, w)):
-        return Verdict("refuted", f"eta_hat = {d.eta_hat} is negative")
+        return Verdict("refuted", "symbolic", f"eta_hat = {d.eta_hat} is negative")
     proof = _run(P.monotone_proof, d.eta_hat, timeout=timeout)
-    ev = d.numeric["eta_hat"]
+    ev = _ev(d, "eta_hat")
     return P.nondecreasing("eta_hat", ev, _mp_fn(d, "eta_hat"), proof, grid)
 
 
-def _subquadratic(d, grid, by_construction, timeout) -> Verdict:
+def _subquadratic(d: Any, grid: np.ndarray, by_construction: bool, timeout: Budget) -> Verdict:
     if by_construction:
-        return Verdict("proved", "Omega = 1/2 inf_eta [s/eta + f(eta)] is an infimum of functions affine in s = w**2, "
+        return Verdict("proved", "by construction", "Omega = 1/2 inf_eta [s/eta + f(eta)] is an infimum of functions affine in s = w**2, "
                                  "hence concave in s")
     if d.omega is not None:
         res = _run(P.concavity_proof, d.omega, timeout=timeout)
@@ -81,34 +77,34 @@ def _subquadratic(d, grid, by_construction, timeout) -> Verdict:
             if proof:
                 if not strict:
                     proof += "; not strict: g is affine in s (Omega is quadratic), subquadratic only in the wide sense"
-                return Verdict("proved", proof)
-    if "omega" in d.numeric:
-        mp = _mp_fn(d, "omega")
-        if mp is not None:
-            bad = P.concavity_counterexample(d.numeric["omega"], mp, grid)
-            if bad:
-                return Verdict("refuted", bad)
-    if d.eta_hat is not None:
+                return Verdict("proved", "symbolic", proof)
+    if _ev(d, "omega") is not None:
+        bad = P.concavity_counterexample(_ev(d, "omega"), _mp_fn(d, "omega"), grid)
+        if bad is not None:
+            return bad
+    if _ev(d, "eta_hat") is not None:
         # g'(s) = 1/eta_hat(sqrt s): concave iff eta_hat nondecreasing
-        mono = P.nondecreasing("eta_hat", d.numeric["eta_hat"], _mp_fn(d, "eta_hat"), None, grid)
+        mono = P.nondecreasing("eta_hat", _ev(d, "eta_hat"), _mp_fn(d, "eta_hat"), None, grid)
         if mono.status == "refuted":
-            return Verdict("refuted", "g'(s) = 1/eta_hat(sqrt s) increases somewhere: " + mono.detail)
-        return Verdict(mono.status, "g'(s) = 1/eta_hat(sqrt s) nonincreasing: " + mono.detail)
-    return Verdict("unknown", "neither Omega nor eta_hat in closed form")
+            return Verdict("refuted", mono.by, "g'(s) = 1/eta_hat(sqrt s) increases somewhere: " + mono.detail,
+                           mono.witness)
+        return Verdict(mono.status, mono.by, "g'(s) = 1/eta_hat(sqrt s) nonincreasing: " + mono.detail, mono.witness)
+    return Verdict("unknown", "symbolic", "neither Omega nor eta_hat in closed form")
 
 
 def _limit_or_numeric(d, key: str, piece: str, toward: str, holds, what: str, numeric_holds) -> Verdict:
     v = P.limit_verdict(d.limits.get(key), holds, what)
     if v is not None:
         return v
-    if piece in d.numeric:
-        a, b = P.numeric_limit(d.numeric[piece], toward)
-        pts = "1e-12, 1e-8" if toward == "0" else "1e8, 1e12"
-        status = "supported" if numeric_holds(a, b) else "refuted"
-        if status == "refuted":
-            return Verdict("unknown", f"{what} not established: values {a:.6g}, {b:.6g} at w = {pts} (float64)")
-        return Verdict(status, f"{what}: values {a:.6g}, {b:.6g} at w = {pts} (float64)")
-    return Verdict("unknown", f"{what} not derived")
+    if _ev(d, piece) is not None:
+        a, b = P.numeric_limit(_ev(d, piece), toward)
+        pts = ("1e-12", "1e-8") if toward == "0" else ("1e8", "1e12")
+        evidence = witness(pts, (f"{a:.17g}", f"{b:.17g}"), "float64")
+        text = f"values {a:.6g}, {b:.6g} at w = {', '.join(pts)} (float64)"
+        if not numeric_holds(a, b):
+            return Verdict("unknown", "numeric", f"{what} not established: {text}", evidence)
+        return Verdict("supported", "numeric", f"{what}: {text}", evidence)
+    return Verdict("unknown", "numeric", f"{what} not derived")
 
 
 def _sparsity(d) -> Verdict:
@@ -131,33 +127,35 @@ def _bounded(d) -> Verdict:
         grows = sp.limit(body, w, sp.oo)
         if grows.is_infinite:
             source = d.provenance["series"].how if "series" in d.provenance else "series"
-            return Verdict("refuted", f"Omega(w) ~ {body} as w -> oo ({source}), unbounded")
+            return Verdict("refuted", "symbolic", f"Omega(w) ~ {body} as w -> oo ({source}), unbounded")
     return _limit_or_numeric(d, "", "omega", "oo", None, "Omega(oo)",
                              lambda a, b: np.isfinite(b) and abs(b - a) < 1e-6 * max(1.0, abs(b)))
 
 
-def _continuity(d, grid, timeout) -> Verdict:
+def _continuity(d: Any, grid: np.ndarray, timeout: Budget) -> Verdict:
     """min_w [w + lam Omega'(w)] at w = 0+: proved via h' = 1 + lam Omega'' >= 0, else grid."""
     lam_value = d.lam
     at0 = d.limits.get("omega_prime@0")
     if at0 is not None and at0.is_infinite:
-        return Verdict("refuted", "w + lam Omega'(w) -> oo as w -> 0+, so its minimum is not at 0 "
+        return Verdict("refuted", "symbolic", "w + lam Omega'(w) -> oo as w -> 0+, so its minimum is not at 0 "
                                   "(thresholding jumps)")
     if d.omega_prime is not None:
         proof = _run(_continuity_proof, d.omega_prime, lam_value, timeout=timeout)
         if proof:
-            return Verdict("proved", proof)
-    if "omega_prime" not in d.numeric:
-        return Verdict("unknown", "Omega' not available")
-    op = d.numeric["omega_prime"]
+            return Verdict("proved", "symbolic", proof)
+    op = _ev(d, "omega_prime")
+    if op is None:
+        return Verdict("unknown", "numeric", "Omega' not available")
     h = grid + float(lam_value) * op(grid)
     h0 = float(lam_value) * (float(at0) if at0 is not None and at0.is_finite else op(np.array([1e-300]))[0])
     below = np.nonzero(h < h0 - 1e-9 * max(1.0, abs(h0)))[0]
     if len(below):
         i = below[np.argmin(h[below])]
-        return Verdict("refuted", f"w + lam Omega'(w) = {h[i]:.8g} at w = {grid[i]:.6g} is below its value "
-                                  f"{h0:.8g} at 0+ (float64, lam = {lam_value})")
-    return Verdict("supported", f"w + lam Omega'(w) >= its value at 0+ on {P.GRID_TEXT}")
+        return Verdict("refuted", "numeric", f"w + lam Omega'(w) = {h[i]:.8g} at w = {grid[i]:.6g} is below its "
+                                             f"value {h0:.8g} at 0+ (float64, lam = {lam_value})",
+                       witness([f"{grid[i]:.17g}", "0+"], [f"{h[i]:.17g}", f"{h0:.17g}"], "float64"))
+    return Verdict("supported", "numeric", f"w + lam Omega'(w) >= its value at 0+ on {P.GRID_TEXT}",
+                   Witness.on_grid(P.GRID_TEXT))
 
 
 def _continuity_proof(omega_prime: sp.Expr, lam_value: sp.Expr) -> str | None:

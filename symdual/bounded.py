@@ -7,7 +7,6 @@ outcome is typed: :class:`Derived`, :class:`TimedOut` or :class:`Failed`.
 """
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import os
 import time
@@ -15,10 +14,9 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
-DEFAULT_TIMEOUT = float(os.environ.get("SYMDUAL_TIMEOUT", "4"))
-"""Default budget per CAS call, in seconds (``--timeout`` or SYMDUAL_TIMEOUT)."""
-
-_budget: dict[str, float | None] = {"timeout": DEFAULT_TIMEOUT, "deadline": None}
+DEFAULT_TIMEOUT = 4.0
+"""Default budget per CAS call, in seconds (unless SYMDUAL_TIMEOUT says otherwise)."""
+MAX_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -53,31 +51,14 @@ class Failed:
 Outcome = Union[Derived, TimedOut, Failed]
 
 
-def set_default_timeout(seconds: float) -> None:
-    """Set the budget used when :func:`bounded` is called without ``timeout``."""
-    if not seconds > 0:
-        raise ValueError(f"timeout must be positive, got {seconds}")
-    _budget["timeout"] = float(seconds)
-
-
 def default_timeout() -> float:
-    return _budget["timeout"]
-
-
-@contextlib.contextmanager
-def deadline(seconds: float):
-    """Cap every :func:`bounded` call inside the block by a common deadline."""
-    saved = _budget["deadline"]
-    _budget["deadline"] = time.monotonic() + seconds
+    """SYMDUAL_TIMEOUT if it is a number in (0, MAX_TIMEOUT], else DEFAULT_TIMEOUT."""
+    text = os.environ.get("SYMDUAL_TIMEOUT", "")
     try:
-        yield
-    finally:
-        _budget["deadline"] = saved
-
-
-def _remaining(budget: float) -> float:
-    end = _budget["deadline"]
-    return budget if end is None else min(budget, end - time.monotonic())
+        value = float(text)
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if 0 < value <= MAX_TIMEOUT else DEFAULT_TIMEOUT
 
 
 def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
@@ -95,7 +76,7 @@ def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
 
 def bounded(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Outcome:
     """Call ``fn(*args)`` in a child process; kill it after ``timeout`` seconds."""
-    budget = _remaining(default_timeout() if timeout is None else timeout)
+    budget = default_timeout() if timeout is None else timeout
     if budget <= 0:
         return TimedOut(0.0)
     ctx = mp.get_context("fork")

@@ -1,62 +1,69 @@
-"""The derivation record and :func:`derive`: from a rule to Omega, f, eta_hat.
+""":func:`derive`: from a rule to Omega, f, eta_hat, their series and verdicts.
 
     rule -> eta_hat (exact conversion) -> Omega (integral) -> f (conjugate)
     penalty Omega -> eta_hat = w/Omega' -> f
     dual f -> (Omega, eta_hat) from w**2 = eta**2 f'(eta)
 
-Every CAS step runs under a time budget; when one fails, the record falls
-back to series and numerics, and ``provenance`` says how each piece was
-obtained and to what precision.
+``derive`` is a short pipeline of named stages over a mutable draft, frozen
+into a :class:`~symdual.record.Derivation` at the end:
+
+    main pieces -> limits -> evaluators -> series -> supplement -> verdicts -> dual f
+
+Every CAS step runs under the derivation's :class:`Budget`; when one fails,
+the draft falls back to series and numerics, and ``provenance`` says how
+each piece was obtained and to what precision.
 """
 from __future__ import annotations
 
+import importlib
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-import mpmath
 import numpy as np
 import sympy as sp
 
 from . import duality
 from .asymptotics import integrated_series, series_at
-from .bounded import bounded, deadline, default_timeout
+from .bounded import bounded, default_timeout
 from .errors import DivergentPenalty, InputError
-from .evaluators import ClosedForm, Quadrature, small_argument
 from .inputs import build_rule, check_eta_hat, check_range, exact_params, given_rule
-from .pieces import from_pieces, pieces
-from .properties import Verdict
-from .rules import Rule, eta, from_eta_hat, to_eta_hat, w
+from .numeric.evaluators import ClosedForm, EnginePiece, Quadrature, small_argument
+from .record import Derivation, Evaluator, Provenance, Supplement
+from .rules import Rule, eta, to_eta_hat, w
+from .verdict import Verdict
 
-PIECES = ("omega", "eta_hat", "f_dual", "omega_prime")
 TOTAL_BUDGET_FACTOR = 4
+"""All CAS calls of one derivation share a deadline of this many per-call budgets."""
 SMALL_ARGUMENT_TERMS = 12
 """Order of the series at 0+ that replaces a closed-form Omega at tiny |w| (where certified)."""
 CERTIFY_POINTS = 41
 """A user dual's numeric Omega is certified against mpmath (30 digits) at this many w in [1e-6, 1e6]."""
-"""All CAS calls of one derivation share a deadline of this many per-call budgets."""
 
 
 @dataclass(frozen=True)
-class Provenance:
-    """How a piece was obtained: method is 'given', 'closed form', 'series',
-    'numeric', 'supplied' (by a catalog entry) or 'not derived'."""
+class Budget:
+    """Time for CAS calls: ``per_call`` seconds each, all of them before ``deadline`` (time.monotonic)."""
 
-    method: str
-    how: str
-    precision: str = "exact"
+    per_call: float
+    deadline: float
 
-    def as_dict(self) -> dict:
-        return {"method": self.method, "how": self.how, "precision": self.precision}
+    @classmethod
+    def start(cls, per_call: float | None) -> Budget:
+        per = default_timeout() if per_call is None else float(per_call)
+        return cls(per, time.monotonic() + TOTAL_BUDGET_FACTOR * per)
 
-    def __str__(self) -> str:
-        return f"{self.method} ({self.how}; {self.precision})"
+    def remaining(self) -> float:
+        return min(self.per_call, self.deadline - time.monotonic())
 
 
 @dataclass
-class Derivation:
-    """One derivation through the flow: expressions, series, evaluators, verdicts."""
+class _Draft:
+    """The record under construction (stages write here; :meth:`freeze` makes the Derivation)."""
 
     rule: Rule
+    name: str
+    budget: Budget
     eta_hat: sp.Expr | None = None
     omega: sp.Expr | None = None
     f_dual: sp.Expr | None = None
@@ -66,80 +73,28 @@ class Derivation:
     provenance: dict[str, Provenance] = field(default_factory=dict)
     limits: dict[str, sp.Expr | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    numeric: dict[str, Any] = field(default_factory=dict)
-    name: str = ""
+    evaluators: dict[str, Evaluator] = field(default_factory=dict)
 
     @property
     def lam(self) -> sp.Expr:
         return self.rule.lam
 
-    @property
-    def drop_rate(self) -> sp.Expr | None:
-        """p(w) = lam/(eta_hat + lam), the dropout rule implementing Omega."""
-        return None if self.eta_hat is None else _rate("drop_rate", self.eta_hat, self.lam)
+    def cas(self, fn: Callable, *args: Any) -> Any:
+        """Run a CAS step within the budget; re-raise input errors; None on failure (noted)."""
+        out = bounded(fn, *args, timeout=self.budget.remaining())
+        if out.ok:
+            return out.value
+        exc = getattr(out, "exception", None)
+        if isinstance(exc, InputError):
+            raise exc
+        self.notes.append(f"{getattr(fn, '__name__', 'CAS step')}: {out.reason.splitlines()[0]}")
+        return None
 
-    @property
-    def keep_prob(self) -> sp.Expr | None:
-        return None if self.eta_hat is None else _rate("keep_prob", self.eta_hat, self.lam)
-
-    def evaluate(self, piece: str, x: object) -> np.ndarray:
-        """float64 values of 'omega', 'eta_hat', 'omega_prime' (at w) or 'f_dual' (at eta)."""
-        return self._evaluator(piece)(x)
-
-    def evaluate_mp(self, piece: str, x: object, dps: int = 40) -> mpmath.mpf:
-        """The same piece at one point, in mpmath at ``dps`` digits."""
-        ev = self._evaluator(piece)
-        if hasattr(ev, "mp"):
-            return ev.mp(x, dps)
-        raise ValueError(f"no mpmath path for {piece!r} of {self.title()}")
-
-    def _evaluator(self, piece: str) -> Callable:
-        if piece not in PIECES:
-            raise InputError(f"unknown piece {piece!r}; expected one of {', '.join(PIECES)}")
-        if piece not in self.numeric:
-            raise InputError(f"{piece} of {self.title()} is not available: {self.provenance.get(piece, 'not derived')}")
-        return self.numeric[piece]
-
-    def title(self) -> str:
-        return self.name or f"{self.rule.kind} = {self.rule.expr}"
-
-    def as_dict(self) -> dict:
-        """The JSON schema of ``symdual derive --json``."""
-        text = lambda e: None if e is None else str(e)  # noqa: E731
-        return {
-            "name": self.name or None,
-            "rule": {"kind": self.rule.kind, "expr": str(self.rule.expr), "lam": str(self.lam),
-                     "params": {k: str(v) for k, v in self.rule.params.items()}},
-            "omega": text(self.omega),
-            "f_dual": text(self.f_dual),
-            "eta_hat": text(self.eta_hat),
-            "omega_prime": text(self.omega_prime),
-            "drop_rate": text(self.drop_rate),
-            "series": {k: str(v) for k, v in self.series.items()},
-            "properties": {k: v.as_dict() for k, v in self.properties.items()},
-            "provenance": {k: v.as_dict() for k, v in self.provenance.items()},
-            "notes": list(self.notes),
-        }
-
-    def __str__(self) -> str:
-        from .report import summary
-
-        return summary(self)
-
-    def _repr_latex_(self) -> str:
-        from .report import latex_summary
-
-        return latex_summary(self)
-
-
-def _rate(kind: str, eta_hat: sp.Expr, lam_value: sp.Expr) -> sp.Expr:
-    out = []
-    for e, where in pieces(eta_hat, w):
-        if e in (sp.oo, sp.zoo):
-            out.append((sp.Integer(0) if kind == "drop_rate" else sp.Integer(1), where))
-        else:
-            out.append((duality.tidy(from_eta_hat(kind, e, lam_value)), where))
-    return from_pieces(out, w)
+    def freeze(self) -> Derivation:
+        return Derivation(rule=self.rule, eta_hat=self.eta_hat, omega=self.omega, f_dual=self.f_dual,
+                          omega_prime=self.omega_prime, series=self.series, properties=self.properties,
+                          provenance=self.provenance, limits=self.limits, notes=tuple(self.notes), name=self.name,
+                          evaluators=self.evaluators)
 
 
 # ---------------------------------------------------------------- derive
@@ -159,6 +114,7 @@ def derive(
     timeout: float | None = None,
     name: str = "",
     engine: Any = None,
+    supplement: Callable[[Any], Supplement] | None = None,
 ) -> Derivation:
     """Derive eta_hat, Omega and f (and the properties) from one rule.
 
@@ -168,80 +124,98 @@ def derive(
     values; ``timeout`` is the budget of each CAS call in seconds (all of
     them together get ``TOTAL_BUDGET_FACTOR`` times that); ``engine``
     (with ``dual``) is a numeric eta-trick engine from :mod:`symdual.numeric`
-    used when Omega has no closed form.
+    used when Omega has no closed form; ``supplement(engine)`` adds what a
+    method knows beyond the engine (series, limits, notes).
     """
     kind, expr = given_rule({"eta_hat": eta_hat, "keep_prob": keep_prob, "drop_rate": drop_rate, "ratio": ratio,
-                         "variance": variance, "penalty": penalty, "dual": dual})
+                             "variance": variance, "penalty": penalty, "dual": dual})
     rule = build_rule(kind, expr, lam, params)
     check_range(rule)
-    d = Derivation(rule=rule, name=name)
-    per_call = default_timeout() if timeout is None else timeout
-    with deadline(TOTAL_BUDGET_FACTOR * per_call):
-        if kind == "dual":
-            _from_dual(d, timeout, engine)
-        elif kind == "penalty":
-            _from_penalty(d, timeout)
-        else:
-            _from_rule(d, timeout)
-        finish(d, timeout)
-    return d
+    draft = _Draft(rule, name, Budget.start(timeout))
+    {"dual": _from_dual, "penalty": _from_penalty}.get(kind, _from_rule)(draft, engine)
+    return _finish(draft, engine, supplement)
 
 
-def _cas(d: Derivation, fn: Callable, *args: Any, timeout: float | None = None) -> Any:
-    """Run a CAS step bounded; re-raise input errors; None on failure (noted)."""
-    out = bounded(fn, *args, timeout=timeout)
-    if out.ok:
-        return out.value
-    exc = getattr(out, "exception", None)
-    if isinstance(exc, InputError):
-        raise exc
-    d.notes.append(f"{getattr(fn, '__name__', 'CAS step')}: {out.reason.splitlines()[0]}")
-    return None
+def from_engine(engine: Any, *, name: str, lam: object = 1, params: Mapping[str, object] | None = None,
+                f_dual: sp.Expr | None = None, timeout: float | None = None,
+                supplement: Callable[[Any], Supplement] | None = None) -> Derivation:
+    """A record for a dual known only numerically (e.g. HardConcrete, parametric in a)."""
+    values = exact_params(params)
+    lam_exact = exact_params({"lam": lam})["lam"]
+    rule = Rule("dual", f_dual if f_dual is not None else sp.Function("f")(eta), lam_exact, values, source=name)
+    draft = _Draft(rule, name, Budget.start(timeout), f_dual=f_dual)
+    if f_dual is not None:
+        draft.provenance["f_dual"] = Provenance("given", "the dual as given")
+    _attach_engine(draft, engine)
+    return _finish(draft, engine, supplement)
 
 
-def _from_rule(d: Derivation, timeout: float | None) -> None:
+def _finish(d: _Draft, engine: Any, supplement: Callable[[Any], Supplement] | None) -> Derivation:
+    """The stages after the main pieces, in order."""
+    _limits(d)
+    _evaluators(d)
+    _series(d)
+    if supplement is not None:
+        _supplement(d, supplement(engine))
+    _verdicts(d)
+    _dual(d)
+    return d.freeze()
+
+
+def resolve(dotted: str) -> Callable:
+    """The function named ``"package.module:function"`` (a catalog entry's method)."""
+    module, _, attr = dotted.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+# ---------------------------------------------------------------- main pieces
+
+
+def _from_rule(d: _Draft, engine: Any = None) -> None:
     rule = d.rule
     d.eta_hat = duality.tidy(to_eta_hat(rule.kind, rule.expr, rule.lam))
     check_eta_hat(d.eta_hat, rule)
     how = "given" if rule.kind == "eta_hat" else f"exact conversion from {rule.kind.replace('_', ' ')}"
     d.provenance["eta_hat"] = Provenance("given" if rule.kind == "eta_hat" else "closed form", how)
-    _omega_from_eta_hat(d, timeout)
-
-
-def _omega_from_eta_hat(d: Derivation, timeout: float | None) -> None:
     d.omega_prime = duality.omega_integrand(d.eta_hat)
     d.provenance["omega_prime"] = Provenance("closed form", "w/eta_hat(w) (envelope theorem)")
-    omega = _cas(d, duality.omega_from_eta_hat, d.eta_hat, timeout=timeout)
+    omega = d.cas(duality.omega_from_eta_hat, d.eta_hat)
     if omega is not None:
-        d.omega = _cas(d, duality.simplest, omega, timeout=timeout) or omega
+        d.omega = d.cas(duality.simplest, omega) or omega
         d.provenance["omega"] = Provenance("closed form", "integral_0^w t/eta_hat(t) dt, normalised Omega(0) = 0")
         return
-    at_zero = _cas(d, integrated_series, d.omega_prime, sp.Integer(0), 3, timeout=timeout)
+    at_zero = d.cas(integrated_series, d.omega_prime, sp.Integer(0), 3)
     if at_zero is not None:
-        if any(t.has(sp.log) or (t.as_base_exp()[1].is_number and t.as_base_exp()[1] <= 0 and t.has(w))
-               for t in sp.Add.make_args(at_zero.removeO())):
-            raise DivergentPenalty(f"the penalty diverges at w = 0: Omega(w) ~ {at_zero.removeO()} as w -> 0+")
+        _check_integrable_at_zero(at_zero)
         d.series["omega@0"] = at_zero
     d.provenance["omega"] = Provenance(
         "numeric", "no closed form within the CAS budget: cumulative Gauss-Legendre quadrature of w/eta_hat; "
         "mpmath tanh-sinh path", "about 1e-14 relative (24-point rule on panels of ratio 2**(1/4))")
 
 
-def _from_penalty(d: Derivation, timeout: float | None) -> None:
+def _check_integrable_at_zero(at_zero: sp.Expr) -> None:
+    """A log or a nonpositive power of w in the series of Omega at 0+ means Omega(0+) is infinite."""
+    for t in sp.Add.make_args(at_zero.removeO()):
+        exponent = t.as_base_exp()[1]
+        if t.has(sp.log) or (exponent.is_number and exponent <= 0 and t.has(w)):
+            raise DivergentPenalty(f"the penalty diverges at w = 0: Omega(w) ~ {at_zero.removeO()} as w -> 0+")
+
+
+def _from_penalty(d: _Draft, engine: Any = None) -> None:
     d.omega = d.rule.expr
     d.provenance["omega"] = Provenance("given", "the penalty as given")
     d.omega_prime = sp.diff(d.omega, w)
     d.provenance["omega_prime"] = Provenance("closed form", "derivative of the penalty")
-    eh = _cas(d, duality.eta_hat_from_omega, d.omega, timeout=timeout)
+    eh = d.cas(duality.eta_hat_from_omega, d.omega)
     if eh is not None:
         d.eta_hat = eh
         d.provenance["eta_hat"] = Provenance("closed form", "eta_hat = w/Omega'(w) (envelope theorem)")
 
 
-def _from_dual(d: Derivation, timeout: float | None, engine: Any = None) -> None:
+def _from_dual(d: _Draft, engine: Any = None) -> None:
     d.f_dual = d.rule.expr
     d.provenance["f_dual"] = Provenance("given", "the dual as given")
-    out = _cas(d, duality.omega_from_f, d.f_dual, timeout=timeout)
+    out = d.cas(duality.omega_from_f, d.f_dual) if engine is None else None
     if out is not None:
         d.omega, d.eta_hat = out
         d.omega_prime = duality.omega_integrand(d.eta_hat)
@@ -254,69 +228,58 @@ def _from_dual(d: Derivation, timeout: float | None, engine: Any = None) -> None
         from .numeric import from_sympy_dual
 
         engine = from_sympy_dual(d.f_dual, eta).certified(1e-6, 1e6, n=CERTIFY_POINTS, dps=30)
-    attach_numeric(d, engine)
+    _attach_engine(d, engine)
 
 
-def from_engine(engine: Any, *, name: str, lam: object = 1, params: Mapping[str, object] | None = None,
-                f_dual: sp.Expr | None = None, timeout: float | None = None) -> Derivation:
-    """A record for a dual known only numerically (e.g. HardConcrete, parametric in a)."""
-    values = exact_params(params)
-    lam_exact = exact_params({"lam": lam})["lam"]
-    rule = Rule("dual", f_dual if f_dual is not None else sp.Function("f")(eta), lam_exact, values, source=name)
-    d = Derivation(rule=rule, name=name, f_dual=f_dual)
-    if f_dual is not None:
-        d.provenance["f_dual"] = Provenance("given", "the dual as given")
-    attach_numeric(d, engine)
-    finish(d, timeout)
-    return d
-
-
-def attach_numeric(d: Derivation, engine: Any) -> None:
-    """Use a numeric eta-trick engine (``symdual.numeric``) for the missing pieces."""
+def _attach_engine(d: _Draft, engine: Any) -> None:
+    """A numeric eta-trick engine (``symdual.numeric``) evaluates the pieces it has; its float64 path
+    is preferred to a lambdified closed form, and a closed form gives the mpmath path it lacks."""
     precision = f"max relative error {engine.precision:.1e} (float64); mpmath path at any dps"
     how = engine.describe()
     if how.startswith("numeric (") and "): " in how:  # "numeric (NAME): rest" -> "NAME: rest"
         cut = how.index("): ")
         how = how[len("numeric ("):cut] + how[cut + 1:]
+    kind = getattr(engine, "evaluator_kind", "solver")
     for piece in ("omega", "eta_hat", "omega_prime", "f_dual"):
-        if hasattr(engine, piece):  # the engine's float64 path beats a lambdified closed form
-            d.numeric[piece] = _NumericPiece(getattr(engine, piece), getattr(engine, piece + "_mp", None))
-            if getattr(d, piece) is None:
-                d.provenance[piece] = Provenance("numeric", how, precision)
+        if not hasattr(engine, piece):
+            continue
+        fn_mp = getattr(engine, piece + "_mp", None)
+        expr = getattr(d, piece)
+        if fn_mp is None and expr is not None:
+            closed = ClosedForm(expr, eta if piece == "f_dual" else w)
+            fn_mp = closed.mp
+        d.evaluators[piece] = EnginePiece(getattr(engine, piece), fn_mp, kind)
+        if expr is None:
+            d.provenance[piece] = Provenance("numeric", how, precision)
 
 
-@dataclass
-class _NumericPiece:
-    fn: Callable
-    fn_mp: Callable | None
-
-    def __call__(self, x: object) -> np.ndarray:
-        return np.asarray(self.fn(x), dtype=np.float64)
-
-    def mp(self, x: object, dps: int = 40) -> mpmath.mpf:
-        if self.fn_mp is None:
-            raise ValueError("no mpmath path")
-        return self.fn_mp(x, dps=dps)
+# ---------------------------------------------------------------- limits
 
 
-def _certify_small_argument(d: Derivation, omega_fn: ClosedForm, timeout: float | None) -> None:
-    """Evaluate Omega by its series at 0+ where that is exact to float64 (no cancellation)."""
-    ser = _cas(d, series_at, omega_fn.expr, sp.Integer(0), SMALL_ARGUMENT_TERMS, timeout=timeout)
-    if ser is not None:
-        omega_fn.near_zero = small_argument(omega_fn, ser)
-    if omega_fn.near_zero is not None and "omega" in d.provenance:
-        p = d.provenance["omega"]
-        d.provenance["omega"] = Provenance(p.method, p.how, f"{p.precision}; float64 path: {omega_fn.near_zero.how}")
+def _limits(d: _Draft) -> None:
+    """Exact limits of Omega, Omega' and eta_hat at 0+ and oo (from f when Omega is not in closed form)."""
+    def limit(e: sp.Expr | None, point: sp.Expr) -> sp.Expr | None:
+        return None if e is None else d.cas(duality.limit_at, e, point)
+
+    d.limits.update({
+        "omega_prime@0": limit(d.omega_prime, sp.Integer(0)),
+        "omega_prime@oo": limit(d.omega_prime, sp.oo),
+        "omega@0": limit(d.omega, sp.Integer(0)),
+        "omega@oo": limit(d.omega, sp.oo),
+        "eta_hat@0": limit(d.eta_hat, sp.Integer(0)),
+    })
+    if d.omega is None and isinstance(d.f_dual, sp.Expr) and not isinstance(d.f_dual, sp.core.function.AppliedUndef):
+        _limits_from_dual(d)
 
 
-def _limits_from_dual(d: Derivation, timeout: float | None) -> None:
+def _limits_from_dual(d: _Draft) -> None:
     """Omega'(w) = sqrt(f'(eta_hat(w))) and eta_hat runs from 0+ to oo, so
     Omega'(0+) = sqrt(f'(0+)), Omega'(oo) = sqrt(f'(oo)), Omega(oo) = f(oo)/2 (oo if f is unbounded)."""
     fp = sp.diff(d.f_dual, eta)
     for key, expr, point, fn in (("omega_prime@0", fp, "0", sp.sqrt), ("omega_prime@oo", fp, "oo", sp.sqrt),
                                  ("omega@oo", d.f_dual, "oo", lambda v: v / 2)):
         if d.limits.get(key) is None:
-            value = _cas(d, _limit_in_eta, expr, point, timeout=timeout)
+            value = d.cas(_limit_in_eta, expr, point)
             if value is not None and (value in (sp.oo, -sp.oo) or (value.is_number and value.is_finite)):
                 d.limits[key] = fn(value)  # anything else (hyper(..., -oo), Limit, ...) is not a limit
     d.notes.append("limits from f: Omega'(0+) = sqrt(f'(0+)), Omega'(oo) = sqrt(f'(oo)), Omega(oo) = f(oo)/2 "
@@ -327,59 +290,101 @@ def _limit_in_eta(expr: sp.Expr, point: str) -> sp.Expr:
     return sp.limit(expr, eta, 0, "+") if point == "0" else sp.limit(expr, eta, sp.oo)
 
 
-def finish(d: Derivation, timeout: float | None = None) -> None:
-    """Limits, f, series, evaluators and verdicts for a record with its main pieces."""
-    from .assess import assess
+# ---------------------------------------------------------------- evaluators
 
-    limit = lambda e, pt: None if e is None else _cas(d, duality.limit_at, e, pt, timeout=timeout)  # noqa: E731
-    d.limits = {
-        "omega_prime@0": limit(d.omega_prime, sp.Integer(0)),
-        "omega_prime@oo": limit(d.omega_prime, sp.oo),
-        "omega@0": limit(d.omega, sp.Integer(0)),
-        "omega@oo": limit(d.omega, sp.oo),
-        "eta_hat@0": limit(d.eta_hat, sp.Integer(0)),
-    }
-    if d.omega is None and isinstance(d.f_dual, sp.Expr) and not isinstance(d.f_dual, sp.core.function.AppliedUndef):
-        _limits_from_dual(d, timeout)
-    if d.eta_hat is not None and d.omega is not None and "omega" not in d.numeric:
-        omega_fn = ClosedForm(d.omega, w, d.limits["omega@0"], d.limits["omega@oo"])
-        try:
-            evaluable = bool(np.all(np.isfinite(omega_fn(np.array([0.5, 2.0])))))
-        except Exception:  # a special function neither NumPy nor mpmath can evaluate
-            evaluable = False
-        if evaluable:
-            d.numeric["omega"] = omega_fn
-            _certify_small_argument(d, omega_fn, timeout)
+
+def _evaluators(d: _Draft) -> None:
+    """Closed forms where they evaluate, else quadrature of Omega' for Omega."""
+    lim = d.limits.get
+    if d.eta_hat is not None and d.omega is not None and "omega" not in d.evaluators:
+        omega_fn = ClosedForm(d.omega, w, lim("omega@0"), lim("omega@oo"))
+        if _evaluates(omega_fn):
+            _certify_small_argument(d, omega_fn)
+            d.evaluators["omega"] = omega_fn
         else:
             d.notes.append("the closed form of Omega does not evaluate numerically; Omega is evaluated by quadrature")
-    if d.omega_prime is not None and "omega" not in d.numeric:
-        g = ClosedForm(d.omega_prime, w, d.limits["omega_prime@0"], d.limits["omega_prime@oo"])
-        d.numeric["omega"] = Quadrature(g, g.mp)
-    if d.eta_hat is not None and "eta_hat" not in d.numeric:
-        d.numeric["eta_hat"] = ClosedForm(d.eta_hat, w, d.limits["eta_hat@0"], None)
-    if d.omega_prime is not None and "omega_prime" not in d.numeric:
-        d.numeric["omega_prime"] = ClosedForm(d.omega_prime, w, d.limits["omega_prime@0"], d.limits["omega_prime@oo"])
-    d.properties = assess(d, timeout)
-    if d.f_dual is None and d.omega is not None and d.eta_hat is not None and "f_dual" not in d.numeric:
-        if d.properties["monotone"].status == "refuted":
-            d.provenance["f_dual"] = Provenance("not derived", "eta_hat is not monotone: Omega is no eta-trick penalty")
-        else:
-            f = _cas(d, duality.f_from_omega, d.omega, d.eta_hat, timeout=timeout)
-            if f is not None:
-                d.f_dual = _cas(d, duality.simplest, f, timeout=timeout) or f
-                d.provenance["f_dual"] = Provenance("closed form", "f(eta) = sup_w [2 Omega(w) - w**2/eta] (eta_hat inverted)")
-            else:
-                d.provenance["f_dual"] = Provenance("not derived", "eta_hat could not be inverted within the CAS budget")
-    if d.f_dual is not None and "f_dual" not in d.numeric:
-        d.numeric["f_dual"] = ClosedForm(d.f_dual, eta)
-    for key, expr, point in (("omega@0", d.omega, 0), ("omega@oo", d.omega, sp.oo)):
-        if key not in d.series and expr is not None:
-            ser = _cas(d, series_at, expr, sp.Integer(point) if point == 0 else point, 3, timeout=timeout)
+    if d.omega_prime is not None:
+        prime = ClosedForm(d.omega_prime, w, lim("omega_prime@0"), lim("omega_prime@oo"))
+        d.evaluators.setdefault("omega", Quadrature(prime, prime.mp))
+        d.evaluators.setdefault("omega_prime", prime)
+    if d.eta_hat is not None:
+        d.evaluators.setdefault("eta_hat", ClosedForm(d.eta_hat, w, lim("eta_hat@0"), None))
+
+
+def _evaluates(fn: ClosedForm) -> bool:
+    try:
+        return bool(np.all(np.isfinite(fn(np.array([0.5, 2.0])))))
+    except Exception:  # noqa: BLE001 - a special function neither NumPy nor mpmath can evaluate
+        return False
+
+
+def _certify_small_argument(d: _Draft, omega_fn: ClosedForm) -> None:
+    """Evaluate Omega by its series at 0+ where that is exact to float64 (no cancellation)."""
+    ser = d.cas(series_at, omega_fn.expr, sp.Integer(0), SMALL_ARGUMENT_TERMS)
+    if ser is not None:
+        omega_fn.near_zero = small_argument(omega_fn, ser)
+    if omega_fn.near_zero is not None and "omega" in d.provenance:
+        p = d.provenance["omega"]
+        d.provenance["omega"] = Provenance(p.method, p.how, f"{p.precision}; float64 path: {omega_fn.near_zero.how}")
+
+
+# ---------------------------------------------------------------- series, supplement
+
+
+def _series(d: _Draft) -> None:
+    """Leading terms of Omega at 0+ and oo: of the closed form, else of Omega' integrated term by term."""
+    for key, point in (("omega@0", sp.Integer(0)), ("omega@oo", sp.oo)):
+        if key not in d.series and d.omega is not None:
+            ser = d.cas(series_at, d.omega, point, 3)
             if ser is not None:
                 d.series[key] = ser
     if "omega@oo" not in d.series and d.omega is None and d.omega_prime is not None:
-        ser = _cas(d, integrated_series, d.omega_prime, sp.oo, 3, timeout=timeout)
+        ser = d.cas(integrated_series, d.omega_prime, sp.oo, 3)
         if ser is not None:
             d.series["omega@oo"] = ser
-    for key in list(d.series):
-        d.provenance.setdefault("series", Provenance("series", "SymPy series/aseries (Omega) or Omega' integrated term by term"))
+    if d.series:
+        d.provenance.setdefault("series", Provenance("series", "SymPy series/aseries (Omega) or Omega' integrated "
+                                                               "term by term"))
+
+
+def _supplement(d: _Draft, extra: Supplement) -> None:
+    """What a method of the catalog knows beyond the engine, with its provenance."""
+    d.series.update(extra.series)
+    d.limits.update(extra.limits)
+    d.notes.extend(extra.notes)
+    if extra.provenance is not None:
+        d.provenance["series"] = extra.provenance
+
+
+# ---------------------------------------------------------------- verdicts, dual
+
+
+def _verdicts(d: _Draft) -> None:
+    from .assess import assess
+
+    d.properties = assess(d, d.budget.remaining)
+    if d.rule.kind != "penalty":
+        return
+    if d.properties["monotone"].status == "refuted":
+        d.notes.append("No dropout rule yields this penalty: its eta_hat = w/Omega'(w) is not nondecreasing, "
+                       "so Omega is not subquadratic (not an eta-trick penalty).")
+    elif d.properties["subquadratic"].status == "refuted":
+        d.notes.append("No dropout rule yields this penalty: it is not subquadratic (g(s) = 2 Omega(sqrt s) is not "
+                       "concave), and every eta-trick penalty is.")
+
+
+def _dual(d: _Draft) -> None:
+    """f(eta) = sup_w [2 Omega(w) - w**2/eta] by inverting eta_hat, unless eta_hat is not monotone."""
+    if d.f_dual is None and d.omega is not None and d.eta_hat is not None and "f_dual" not in d.evaluators:
+        if d.properties["monotone"].status == "refuted":
+            d.provenance["f_dual"] = Provenance("not derived", "eta_hat is not monotone: Omega is no eta-trick penalty")
+        else:
+            f = d.cas(duality.f_from_omega, d.omega, d.eta_hat)
+            if f is not None:
+                d.f_dual = d.cas(duality.simplest, f) or f
+                d.provenance["f_dual"] = Provenance("closed form",
+                                                    "f(eta) = sup_w [2 Omega(w) - w**2/eta] (eta_hat inverted)")
+            else:
+                d.provenance["f_dual"] = Provenance("not derived", "eta_hat could not be inverted within the CAS budget")
+    if d.f_dual is not None and "f_dual" not in d.evaluators:
+        d.evaluators["f_dual"] = ClosedForm(d.f_dual, eta)

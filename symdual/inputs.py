@@ -10,7 +10,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import InputError
-from .evaluators import ClosedForm
+from .numeric.evaluators import ClosedForm
 from .rules import Rule, as_exact, lam, variable_of, w
 
 def given_rule(options: Mapping[str, object]) -> tuple[str, object]:

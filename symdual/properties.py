@@ -1,4 +1,4 @@
-"""The properties of MATH.md section 2, each a :class:`Verdict`.
+"""The six properties of an eta-trick penalty (docs/properties.md), each a :class:`Verdict`.
 
     monotone      eta_hat nondecreasing on (0, oo)
     subquadratic  g(s) = 2 Omega(sqrt s) concave on s > 0   (g'(s) = 1/eta_hat(sqrt s))
@@ -14,7 +14,6 @@ that each one runs bounded in time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import mpmath
@@ -23,19 +22,11 @@ import sympy as sp
 
 from .pieces import pieces
 from .rules import s, w
+from .verdict import Verdict, Witness, witness
 
 NAMES = ("monotone", "subquadratic", "sparsity", "unbiased", "bounded", "continuity")
 GRID = np.geomspace(1e-8, 1e8, 1601)
 GRID_TEXT = "1601 log-spaced points in [1e-8, 1e8], float64"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    status: str  # "proved" | "supported" | "refuted" | "unknown"
-    detail: str
-
-    def as_dict(self) -> dict:
-        return {"status": self.status, "detail": self.detail}
 
 
 def _mp_compare(fn: Callable, a: float, b: float, dps: int = 30) -> tuple[mpmath.mpf, mpmath.mpf]:
@@ -47,7 +38,7 @@ def _fmt(x: object) -> str:
     return mpmath.nstr(x, 8) if isinstance(x, mpmath.mpf) else f"{float(x):.6g}"
 
 
-def _grid_for(expr_pieces: list[tuple[sp.Expr, sp.Set]] | None) -> np.ndarray:
+def grid_for(expr_pieces: list[tuple[sp.Expr, sp.Set]] | None) -> np.ndarray:
     """The global grid plus points hugging each breakpoint of a piecewise rule."""
     extra = []
     for _, where in expr_pieces or []:
@@ -63,22 +54,27 @@ def nondecreasing(name: str, fn_np: Callable, fn_mp: Callable, proof: str | None
                   grid: np.ndarray) -> Verdict:
     """'name' nondecreasing on (0, oo): symbolic proof, else grid scan + mpmath counterexample."""
     if proof:
-        return Verdict("proved", proof)
+        return Verdict("proved", "symbolic", proof)
     vals = fn_np(grid)
     negative = np.nonzero(vals < 0)[0]
     if len(negative):
         i = negative[0]
-        return Verdict("refuted", f"{name}({_fmt(grid[i])}) = {_fmt(vals[i])} < 0 (float64): no keep probability gives it")
+        return Verdict("refuted", "numeric",
+                       f"{name}({_fmt(grid[i])}) = {_fmt(vals[i])} < 0 (float64): no keep probability gives it",
+                       witness([_fmt(grid[i])], [_fmt(vals[i])], "float64"))
     with np.errstate(invalid="ignore"):
         drops = np.nonzero(np.diff(vals) < -1e-12 * np.maximum(np.abs(vals[:-1]), 1e-300))[0]
     for i in drops:
         a, b = grid[i], grid[i + 1]
         va, vb = _mp_compare(fn_mp, a, b)
         if va > vb:
-            return Verdict("refuted", f"{name}({_fmt(a)}) = {_fmt(va)} > {name}({_fmt(b)}) = {_fmt(vb)} (mpmath, 30 digits)")
+            return Verdict("refuted", "numeric",
+                           f"{name}({_fmt(a)}) = {_fmt(va)} > {name}({_fmt(b)}) = {_fmt(vb)} (mpmath, 30 digits)",
+                           witness([_fmt(a), _fmt(b)], [_fmt(va), _fmt(vb)], "mpmath, 30 digits"))
     if np.isnan(vals).all():
-        return Verdict("unknown", f"{name} could not be evaluated on the grid")
-    return Verdict("supported", f"{name} nondecreasing on {GRID_TEXT} (+ breakpoints)")
+        return Verdict("unknown", "numeric", f"{name} could not be evaluated on the grid")
+    return Verdict("supported", "numeric", f"{name} nondecreasing on {GRID_TEXT} (+ breakpoints)",
+                   Witness.on_grid(GRID_TEXT + " (+ breakpoints)"))
 
 
 def sign_proof(derivative: sp.Expr, x: sp.Symbol, where: sp.Set) -> bool:
@@ -144,7 +140,7 @@ def concavity_proof(omega: sp.Expr) -> tuple[str | None, bool]:
     return "g''(s) <= 0 and g'(s) >= 0 on each piece, g' nonincreasing across breakpoints (SymPy assumptions)", strict
 
 
-def concavity_counterexample(omega_np: Callable, omega_mp: Callable, grid: np.ndarray) -> str | None:
+def concavity_counterexample(omega_np: Callable, omega_mp: Callable, grid: np.ndarray) -> Verdict | None:
     """A midpoint-concavity violation of g(s) = 2 Omega(sqrt s), confirmed in mpmath."""
     sgrid = grid**2
     g = 2 * omega_np(np.sqrt(sgrid))
@@ -157,8 +153,10 @@ def concavity_counterexample(omega_np: Callable, omega_mp: Callable, grid: np.nd
             gm = 2 * omega_mp(mpmath.sqrt((a + b) / 2))
             chord = omega_mp(mpmath.sqrt(a)) + omega_mp(mpmath.sqrt(b))
             if gm < chord:
-                return (f"g(s) = 2 Omega(sqrt s) is not concave: g((s0+s1)/2) = {_fmt(gm)} < (g(s0)+g(s1))/2 = "
-                        f"{_fmt(chord)} at s0 = {_fmt(a)}, s1 = {_fmt(b)} (mpmath, 30 digits)")
+                return Verdict("refuted", "numeric",
+                               f"g(s) = 2 Omega(sqrt s) is not concave: g((s0+s1)/2) = {_fmt(gm)} < (g(s0)+g(s1))/2 "
+                               f"= {_fmt(chord)} at s0 = {_fmt(a)}, s1 = {_fmt(b)} (mpmath, 30 digits)",
+                               witness([_fmt(a), _fmt(b)], [_fmt(gm), _fmt(chord)], "mpmath, 30 digits"))
     return None
 
 
@@ -171,11 +169,11 @@ def limit_verdict(value: sp.Expr | None, holds: Callable[[sp.Expr], bool], what:
     if isinstance(value, sp.AccumBounds):
         lo, hi = value.min, value.max
         if not holds(lo) and not holds(hi) and (lo > 0 or hi < 0):
-            return Verdict("refuted", f"{what} oscillates in [{lo}, {hi}] (exact limit bounds)")
+            return Verdict("refuted", "symbolic", f"{what} oscillates in [{lo}, {hi}] (exact limit bounds)")
         return None
     if value is None or value.has(sp.nan, sp.Limit):
         return None
-    return Verdict("proved" if holds(value) else "refuted", f"{what} = {value} (exact limit)")
+    return Verdict("proved" if holds(value) else "refuted", "symbolic", f"{what} = {value} (exact limit)")
 
 
 def numeric_limit(fn: Callable, toward: str) -> tuple[float, float]:

@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from .properties import NAMES
+from .verdict import MARK
 
 if TYPE_CHECKING:
-    from .derivation import Derivation
-
-MARK = {"proved": "proved", "supported": "supported", "refuted": "REFUTED", "unknown": "unknown"}
+    from .record import Derivation, VectorPenalty
 
 
 def _show(expr: sp.Expr | None) -> str:
@@ -32,7 +31,7 @@ def summary(d: "Derivation") -> str:
                                     ("f(eta)", "f_dual", d.f_dual, "eta"),
                                     ("drop rate p(w)", "drop_rate", d.drop_rate, "w")):
         prov = d.provenance.get(piece)
-        body = _pretty(expr) if expr is not None or piece not in d.numeric else "(numeric only)"
+        body = _pretty(expr) if expr is not None or not d.can_evaluate(piece) else "(numeric only)"
         lines.append(f"{label} =" + ("\n" if "\n" in body else " ") + body)
         if prov is not None:
             lines.append(f"    [{prov.method}; {prov.precision}]" if prov.method == "numeric" else f"    [{prov}]")
@@ -62,3 +61,17 @@ def latex_summary(d: "Derivation") -> str:
     verdicts = ", ".join(f"\\text{{{n}: {d.properties[n].status}}}" for n in NAMES if n in d.properties)
     rows.append(verdicts)
     return "$$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$$"
+
+
+def vector_summary(v: "VectorPenalty") -> str:
+    """The terminal summary of a non-separable penalty."""
+    lines = [f"symdual non-separable penalty: {v.title}", "",
+             f"rule:       {v.rule_text}", f"eta_hat:    {v.eta_hat_text}",
+             f"f(eta):     {v.f_text}", f"Omega(w):   {v.omega_text}"]
+    lines += [f"{key}: {text}" for key, text in v.series.items()]
+    lines += [f"    [{piece}: {prov}]" for piece, prov in v.provenance.items()]
+    lines += ["", "properties:"]
+    lines += [f"  {k:<13} {MARK[p.status]:<10} {p.detail}" for k, p in v.properties.items()]
+    if v.notes:
+        lines += ["", "notes:"] + [f"  - {n}" for n in v.notes]
+    return "\n".join(lines)

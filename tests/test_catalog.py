@@ -365,7 +365,7 @@ def _ard_direct(w, X, tau):
 
 
 def test_ard_against_direct_minimisation():
-    from symdual.catalog.ard import default_design
+    from symdual.methods.ard import default_design
 
     X = default_design(6, 10, seed=3)
     rng = np.random.default_rng(4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 import symdual as sd
-from symdual.catalog import ard, hardthresh
+from symdual.methods import ard, hardthresh
 from symdual.theorems.nonseparable import check_ard, check_hardthresh
 
 

@@ -1,11 +1,11 @@
-"""A catalog entry: a method of MATH.md section 3 as declarative data.
+"""A catalog entry: a method of either paper as declarative data (docs/catalog.md).
 
 An :class:`Entry` names the method, cites it, lists its parameters with the
 paper's defaults and their valid ranges, gives the rule (its kind and
-expression), and states the properties the literature expects.  Running it
-(:meth:`Entry.derive`) sends the rule through :func:`symdual.derive`; pieces
-the engine cannot derive are supplied by the entry's ``supplement`` with
-their provenance.
+expression), the lam mapping, and the properties the literature expects.
+Where the engine needs a method-specific computation (a numeric dual, a
+series, a non-separable record) the entry names it by its dotted name
+``"package.module:function"``; the entry itself computes nothing.
 """
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 
 from ..errors import InputError
+from ..rules import as_exact
 
 PROPERTY_NAMES = ("monotone", "subquadratic", "sparsity", "unbiased", "bounded", "continuity")
 HOLDS = ("proved", "supported")
+METHOD_PREFIX = "symdual.methods."
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,6 @@ class Param:
             except (TypeError, ValueError) as exc:
                 raise InputError(f"parameter {self.name}: {exc}") from None
         if self.exact:
-            from ..rules import as_exact
-
             try:
                 value = as_exact(value)
             except (TypeError, ValueError) as exc:
@@ -79,16 +79,17 @@ Expected = Callable[[Mapping[str, Any]], Mapping[str, bool | None]]
 
 @dataclass(frozen=True)
 class Entry:
-    """A catalog method: data, run through the engine by :meth:`derive`.
+    """A catalog method, as data.
 
     ``kind`` is a rule kind of :func:`symdual.derive` ("eta_hat", "keep_prob",
-    "drop_rate", "variance", "penalty", "dual"), or "engine" (a numeric dual
-    with no closed form, see :func:`symdual.derivation.from_engine`), or
-    "non-separable" (a vector penalty with its own record).  ``rule`` is the
-    rule as text, parsed by the engine's whitelisted parser (None for
-    entries with a ``build``).
-    ``expected(params)`` maps property names to True (holds), False (fails)
-    or None (not asserted).
+    "drop_rate", "variance", "penalty", "dual"), "engine" (a dual known only
+    numerically) or "non-separable" (a vector penalty with its own record).
+    ``rule`` is the rule as text for the engine's whitelisted parser (None for
+    "engine" and "non-separable"). ``expected(params)`` maps property names to
+    True (holds), False (fails) or None (not asserted).
+    ``numeric``: dotted name of ``f(values) -> engine`` (a numeric eta-trick engine);
+    ``supplement``: of ``f(values, engine) -> Supplement`` (series, limits, notes);
+    ``build``: of ``f(entry, values) -> VectorPenalty`` (non-separable entries).
     """
 
     name: str
@@ -100,14 +101,18 @@ class Entry:
     rule_text: str
     params: tuple[Param, ...]
     expected: Expected
-    lam_mapping: str = "lam as in MATH.md section 1 (r = lam/eta)"
+    lam_mapping: str = "r = lam/eta (docs/conventions.md)"
     rule_latex: str = ""
     """LaTeX of ``rule_text`` where the rule is no SymPy expression (engine and non-separable entries)."""
     notes: tuple[str, ...] = ()
-    build: Callable[["Entry", dict], Any] | None = None
-    """Custom builder for 'engine' and 'non-separable' entries: (entry, params) -> record."""
-    supplement: Callable[[Any, dict], None] | None = None
-    """Adds pieces the engine cannot derive (series, critical points) to the record, with provenance."""
+    numeric: str | None = None
+    supplement: str | None = None
+    build: str | None = None
+
+    def __post_init__(self) -> None:
+        for dotted in (self.numeric, self.supplement, self.build):
+            if dotted is not None and (not dotted.startswith(METHOD_PREFIX) or dotted.count(":") != 1):
+                raise ValueError(f"{self.name}: {dotted!r} is not a 'symdual.methods.MODULE:FUNCTION' name")
 
     # -------------------------------------------------------------- params
     @property
@@ -126,29 +131,6 @@ class Entry:
         for p in self.params:
             out[p.name] = p.validate(overrides.get(p.name, p.default))
         return out
-
-    def expression(self, params: Mapping[str, Any] | None = None) -> sp.Expr:
-        """The rule as a SymPy expression in w (or eta), with ``params`` substituted if given."""
-        from ..inputs import build_rule
-
-        values = self.resolve(params)
-        rest = {p.name: values[p.name] for p in self.params if p.exact and p.name != "lam"}
-        return build_rule(self.kind, self.rule, values["lam"], rest).expr
-
-    # -------------------------------------------------------------- derive
-    def derive(self, params: Mapping[str, Any] | None = None, timeout: float | None = None) -> Any:
-        """The record of this method (a :class:`symdual.Derivation`, or a non-separable record)."""
-        values = self.resolve(params)
-        if self.build is not None:
-            record = self.build(self, values)
-        else:
-            from ..derivation import derive
-
-            rest = {k: v for k, v in values.items() if k != "lam"}
-            record = derive(**{self.kind: self.rule}, lam=values["lam"], params=rest, timeout=timeout)
-        if self.supplement is not None:
-            self.supplement(record, values)
-        return record
 
     def expected_for(self, params: Mapping[str, Any] | None = None) -> dict[str, bool | None]:
         """Expected truth of each property at these parameters (None: not asserted)."""

@@ -1,91 +1,15 @@
 """HardConcrete "L0 regularisation" (Louizos, Welling & Kingma 2018) as a parametric eta-trick dual.
 
-Gate s = clip(sigmoid((L + log a)/beta) (zeta - gamma) + gamma, 0, 1), L ~ Logistic(0, 1)
-(L = log u - log(1 - u), u ~ U(0, 1)).  With t = L + log a, s = 0 below
-t0 = beta log(-gamma/zeta) and s = 1 above t1 = beta log((1 - gamma)/(zeta - 1)).
-
-Dual, parametric in a (MATH.md section 3): f(a) = P(s > 0) = sigmoid(log a - t0),
-eta(a) = 1/(lam r(a)), r = E[s**2]/E[s]**2 - 1.  The moments are integrals
-between the clip breakpoints, computed exactly (never sampled) by
-:class:`symdual.numeric.hard_concrete.HardConcrete`, and the eta-trick by
-:func:`symdual.numeric.hard_concrete.hardconcrete`.
-
-What the catalog adds (exactly, or to the stated precision):
-
-* Omega <= f(oo)/2 = 1/2 for every w (let eta -> oo in the infimum): bounded, Omega(oo) = 1/2;
-  beyond the critical |w| the infimum is reached only as eta -> oo (eta_hat jumps to oo).
-* As a -> 0, given s > 0, t - t0 ~ Exp(1); so P r -> m2/m1**2 with
-  m_k = int_0^oo e**(-x) s(t0 + x)**k dx, f ~ c eta with c = lam m2/m1**2, and
-  Omega(w) = Omega(0) + sqrt(c) w + O(w**2) at 0+.
+f(a) = P(s > 0), eta(a) = 1/(lam r(a)), r = E[s**2]/E[s]**2 - 1 for the clipped gate s;
+no closed form: the numeric engine and the series at 0+ and oo are the methods named here
+(:mod:`symdual.methods.hardconcrete`).
 """
 from __future__ import annotations
 
-import math
-
-import mpmath
 import sympy as sp
 
-from ..assess import assess
-from ..derivation import Provenance
-from ..rules import w
+from ..constants import HARD_CONCRETE
 from .entry import Entry, Param, lam_param, positive
-
-
-def breakpoints(beta: object, gamma: object, zeta: object) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """(t0, t1): s = 0 for t = L + log a <= t0, s = 1 for t >= t1 (mpmath)."""
-    b, g, z = (mpmath.mpf(v) for v in (beta, gamma, zeta))
-    return b * mpmath.log(-g / z), b * mpmath.log((1 - g) / (z - 1))
-
-
-def small_a_limit(beta: object, gamma: object, zeta: object, dps: int = 30) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """(m1, m2) = (E[s], E[s**2]) given s > 0 in the limit a -> 0, where t - t0 ~ Exp(1) (mpmath)."""
-    with mpmath.workdps(dps):
-        b, g, z = (mpmath.mpf(v) for v in (beta, gamma, zeta))
-        t0, t1 = breakpoints(beta, gamma, zeta)
-        gate = lambda x: mpmath.sigmoid((t0 + x) / b) * (z - g) + g  # noqa: E731
-        tail = mpmath.exp(-(t1 - t0))  # s = 1 beyond t1
-        m1 = mpmath.quad(lambda x: gate(x) * mpmath.exp(-x), [0, t1 - t0]) + tail
-        m2 = mpmath.quad(lambda x: gate(x) ** 2 * mpmath.exp(-x), [0, t1 - t0]) + tail
-        return +m1, +m2
-
-
-def slope_at_zero(beta: object, gamma: object, zeta: object, lam: object, dps: int = 30) -> mpmath.mpf:
-    """Omega'(0+) = sqrt(c), c = lim f/eta = lam m2/m1**2 (a -> 0)."""
-    with mpmath.workdps(dps):
-        m1, m2 = small_a_limit(beta, gamma, zeta, dps)
-        return mpmath.sqrt(mpmath.mpf(sp.N(lam, dps + 5)) * m2 / m1**2)
-
-
-def _build(entry: Entry, values: dict):
-    from ..derivation import from_engine
-    from ..numeric import hardconcrete
-
-    beta, gamma, zeta, lam = (values[k] for k in ("beta", "gamma", "zeta", "lam"))
-    engine = hardconcrete(float(beta), float(gamma), float(zeta), float(lam))
-    d = from_engine(engine, name=entry.name, lam=lam, params={k: values[k] for k in ("beta", "gamma", "zeta")})
-    wc = engine.w_critical
-    if wc is not None and math.isfinite(wc):
-        d.limits["w_critical"] = sp.Float(mpmath.nstr(mpmath.mpf(wc), 17), 17)
-        d.notes.append(f"critical |w| = {mpmath.nstr(mpmath.mpf(wc), 12)} (mpmath): beyond it the infimum is reached "
-                       "only as eta -> oo, so eta_hat jumps to oo and Omega' drops to 0 (Omega = 1/2 there)")
-    return d
-
-
-def _supplement(d, values: dict) -> None:
-    beta, gamma, zeta, lam = (values[k] for k in ("beta", "gamma", "zeta", "lam"))
-    slope = slope_at_zero(beta, gamma, zeta, lam)
-    d.series["omega@0"] = sp.Float(mpmath.nstr(slope, 20), 20) * w + sp.Order(w**2, (w, 0))
-    d.series["omega@oo"] = sp.Rational(1, 2)
-    d.series["eta_hat@0"] = w / sp.Float(mpmath.nstr(slope, 20), 20) + sp.Order(w**2, (w, 0))
-    d.series["eta_hat@oo"] = sp.oo
-    d.limits["omega@oo"] = sp.Rational(1, 2)
-    d.provenance["series"] = Provenance(
-        "supplied", "catalog: Omega'(0+) = sqrt(lam m2/m1**2) from the a -> 0 limit of the gate (t - t0 ~ Exp(1), "
-        "tanh-sinh quadrature), eta_hat = w/Omega'(0+) + O(w**2); Omega = f(oo)/2 = 1/2 and eta_hat = oo beyond the "
-        "critical |w| (exact)", "20 digits (mpmath, 30 digits)")
-    d.notes.append("Omega <= f(oo)/2 = 1/2 for every w (take eta -> oo in the infimum): bounded, exactly.")
-    d.properties = assess(d)  # again, with Omega(oo) = 1/2 known exactly
-
 
 ENTRY = Entry(
     name="hardconcrete", title="HardConcrete L0 gates", citation="Louizos, Welling & Kingma 2018",
@@ -93,15 +17,15 @@ ENTRY = Entry(
     rule_text="s = clip(sigmoid((L + log a)/beta)(zeta - gamma) + gamma, 0, 1); f = P(s > 0), eta = 1/(lam r(a))",
     rule_latex=(r"s = \min\big(1, \max\big(0, \sigma\big(\tfrac{L + \log a}{\beta}\big)(\zeta - \gamma) + \gamma\big)\big);"
                 r"\ f = P(s > 0),\ \eta = \frac{1}{\lambda\, r(a)}"),
-    params=(positive("beta", sp.Rational(2, 3), "temperature beta > 0"),
-            Param("gamma", sp.Rational(-1, 10), "gamma < 0", lambda v: v < 0, "lower stretch"),
-            Param("zeta", sp.Rational(11, 10), "zeta > 1", lambda v: v > 1, "upper stretch"),
+    params=(positive("beta", sp.Rational(HARD_CONCRETE["beta"]), "temperature beta > 0"),
+            Param("gamma", sp.Rational(HARD_CONCRETE["gamma"]), "gamma < 0", lambda v: v < 0, "lower stretch"),
+            Param("zeta", sp.Rational(HARD_CONCRETE["zeta"]), "zeta > 1", lambda v: v > 1, "upper stretch"),
             lam_param()),
     expected=lambda p: dict(monotone=True, subquadratic=True, sparsity=True, unbiased=True, bounded=True,
                             continuity=None),
-    lam_mapping=("eta(a) = 1/(lam r(a)), f = P(s > 0), as MATH.md writes them (Figure 1: lam = 1); "
+    lam_mapping=("eta(a) = 1/(lam r(a)), f = P(s > 0), as docs/catalog.md writes them (Figure 1: lam = 1); "
                  "lam*Omega matches Louizos's objective with lam/2 on the L0 term only at lam = 1"),
-    build=_build, supplement=_supplement,
+    numeric="symdual.methods.hardconcrete:engine", supplement="symdual.methods.hardconcrete:series",
     notes=("E[s] and E[s**2] are integrals over the logistic noise between the clip breakpoints, computed by "
            "quadrature (never sampled).",
            "Looks like MCP (bounded) but capped: eta_hat jumps to oo at a critical |w|, where Omega' drops to 0."),

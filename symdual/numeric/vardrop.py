@@ -31,13 +31,14 @@ import mpmath
 import numpy as np
 from scipy.special import expit
 
+from ..constants import MOLCHANOV_K
 from . import dawson
 from .eta_trick import DualCurve, EtaTrickNumeric, to_mpf
 
 Array = np.ndarray
-K1, K2, K3 = 0.63576, 1.87320, 1.48695
+_MP_K = MOLCHANOV_K
+K1, K2, K3 = (float(k) for k in MOLCHANOV_K)
 """Molchanov et al. (2017) constants of the approximate KL."""
-_MP_K = ("0.63576", "1.87320", "1.48695")
 LOG_ETA_RANGE = (-760.0, 1450.0)
 """Covers eta_hat(w) for every positive float64 w (eta_hat ~ w near 0, ~ w**2 at infinity)."""
 TABLE_RANGE = (1e-8, 1e8)

@@ -83,7 +83,7 @@ def _pieces(d, dps: int, omega: MpFn | None, eta_hat: MpFn | None, f: MpFn | Non
     om, om_prec = (omega, "given") if omega is not None else record_fn(d, "omega", dps, mp_numeric=False)
     eh, eh_prec = (eta_hat, "given") if eta_hat is not None else record_fn(d, "eta_hat", dps, mp_numeric=False)
     at_inf = None
-    if f is None and "f_dual" in d.numeric:
+    if f is None and d.can_evaluate("f_dual"):
         dual = Dual.of(d, dps)
         f, at_inf = dual.f, dual.at_inf
     exact = "float64" not in (om_prec, eh_prec) and is_exact(d, "omega") and is_exact(d, "eta_hat")
@@ -242,7 +242,7 @@ def check_duality(d, *, omega: MpFn | None = None, eta_hat: MpFn | None = None, 
     forms, 1e-8 for numeric pieces (1e-5 for the float64 envelope identity).
     """
     name = f"duality.{label or d.title()}"
-    if eta_hat is None and "eta_hat" not in d.numeric:
+    if eta_hat is None and not d.can_evaluate("eta_hat"):
         return Check(name, STATEMENT, "eta_hat(w)", passed=False, detail="eta_hat is not available for this record")
     rng = np.random.default_rng(seed)
     with mpmath.workdps(dps):

@@ -338,7 +338,7 @@ def check_eta_trick(d, grid: list[float] | None = None, dps: int = 30, *, omega:
     The tolerance is 1e-10 (relative) for closed forms, 1e-8 for numeric pieces;
     1e-6 for eta_hat when f is known in float64 only.
     """
-    conjugated = f is None and "f_dual" not in d.numeric
+    conjugated = f is None and not d.can_evaluate("f_dual")
     if conjugated and _refuted(d):
         return not_eta_trick(d, label)
     om, om_prec = (omega, "given") if omega is not None else record_fn(d, "omega", dps, mp_numeric=not conjugated)

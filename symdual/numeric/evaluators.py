@@ -1,4 +1,5 @@
-"""Numeric evaluators: lambdified closed forms and quadrature of Omega'.
+"""Evaluators (the ``Evaluator`` protocol of :mod:`symdual.record`): lambdified
+closed forms, quadrature of Omega', and pieces of a numeric eta-trick engine.
 
 Every evaluator maps an array of weights (or etas) to a float64 array,
 element by element: |w| is used for negative w, NaN stays NaN, w = 0 and
@@ -35,7 +36,8 @@ class ClosedForm:
     x: sp.Symbol
     at_zero: sp.Expr | None = None
     at_inf: sp.Expr | None = None
-    near_zero: "SmallArgument | None" = None
+    near_zero: SmallArgument | None = None
+    kind = "closed form"
 
     def __post_init__(self) -> None:
         self.expr = sp.unpolarify(self.expr).replace(sp.exp_polar, sp.exp)  # integrals' polar numbers
@@ -136,6 +138,7 @@ class Quadrature:
     g: Callable[[Array], Array]
     g_mp: Callable[[mpmath.mpf], mpmath.mpf]
     at_inf: float | None = None
+    kind = "quadrature"
 
     def __call__(self, w: object) -> Array:
         mag = as_magnitudes(w)
@@ -169,3 +172,21 @@ class Quadrature:
             if w == 0:
                 return mpmath.mpf(0)
             return mpmath.quad(self.g_mp, [0] + [w * mpmath.mpf(2) ** -k for k in range(40, -1, -1)])
+
+
+@dataclass(frozen=True)
+class EnginePiece:
+    """One piece of a numeric eta-trick engine: its float64 path, and an mpmath path
+    (the engine's own, else ``fallback_mp``, e.g. a closed form f evaluated in mpmath)."""
+
+    fn: Callable[[Array], Array]
+    fn_mp: Callable[..., mpmath.mpf] | None = None
+    kind: str = "solver"
+
+    def __call__(self, x: object) -> Array:
+        return np.asarray(self.fn(x), dtype=np.float64)
+
+    def mp(self, x: object, dps: int = 40) -> mpmath.mpf:
+        if self.fn_mp is None:
+            raise ValueError("this numeric piece has no mpmath path")
+        return self.fn_mp(x, dps=dps)

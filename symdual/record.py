@@ -1,0 +1,255 @@
+"""The records a derivation produces: :class:`Derivation` (a scalar penalty),
+:class:`VectorPenalty` (a non-separable one), :class:`Provenance`, and the
+:class:`Evaluator` protocol through which every number is computed.
+
+A record is immutable once :func:`symdual.derive` returns it: later stages
+(tables, figures, verify, export) read it and never patch it.  Its pieces
+are evaluated only through :meth:`Derivation.evaluate` (float64, element by
+element) and :meth:`Derivation.evaluate_mp` (mpmath at any precision).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .errors import InputError
+from .verdict import Verdict
+
+PIECES = ("omega", "eta_hat", "f_dual", "omega_prime")
+"""The evaluable pieces: Omega, eta_hat and Omega' at w, f at eta."""
+EVALUATOR_KINDS = ("closed form", "quadrature", "table", "solver")
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """How one piece is computed.
+
+    ``kind``: 'closed form' (a lambdified formula, stable rewrites, exact limits),
+    'quadrature' (Omega = integral of Omega'), 'table' (certified interpolation),
+    'solver' (the eta-trick minimum solved point by point).
+    ``__call__(x)``: float64 values for a float64 array x >= 0, element by element.
+    ``mp(x, dps)``: the value at one point in mpmath at ``dps`` digits.
+    """
+
+    kind: str
+
+    def __call__(self, x: np.ndarray) -> np.ndarray: ...
+
+    def mp(self, x: object, dps: int = 40) -> mpmath.mpf: ...
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How a piece was obtained: method is 'given', 'closed form', 'series',
+    'numeric', 'supplied' (by a method of the catalog) or 'not derived'."""
+
+    method: str
+    how: str
+    precision: str = "exact"
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "how": self.how, "precision": self.precision}
+
+    def __str__(self) -> str:
+        return f"{self.method} ({self.how}; {self.precision})"
+
+
+@dataclass(frozen=True)
+class Supplement:
+    """What a method of the catalog knows beyond the engine (series, limits, notes), with provenance."""
+
+    series: Mapping[str, Any] = field(default_factory=dict)
+    limits: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    provenance: Provenance | None = None
+
+
+def real_array(x: object) -> np.ndarray:
+    """x as a float64 array; InputError for complex, non-numeric or None input."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise InputError(f"expected real numbers, got {a.dtype} input")
+    return a.astype(np.float64, copy=False)
+
+
+def elementwise(fn: Callable[[np.ndarray], np.ndarray], x: object) -> np.ndarray | np.float64:
+    """fn applied to x element by element as float64: scalar in, scalar out; any shape in, same shape out."""
+    a = real_array(x)
+    out = np.asarray(fn(a.reshape(-1)), dtype=np.float64).reshape(a.shape)
+    return out[()] if a.ndim == 0 else out
+
+
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """One rule through the flow: expressions, series, limits, verdicts, provenance, notes."""
+
+    rule: Any
+    eta_hat: sp.Expr | None = None
+    omega: sp.Expr | None = None
+    f_dual: sp.Expr | None = None
+    omega_prime: sp.Expr | None = None
+    series: Mapping[str, sp.Expr] = field(default_factory=dict)
+    properties: Mapping[str, Verdict] = field(default_factory=dict)
+    provenance: Mapping[str, Provenance] = field(default_factory=dict)
+    limits: Mapping[str, sp.Expr | None] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    name: str = ""
+    evaluators: Mapping[str, Evaluator] = field(default_factory=dict, repr=False, compare=False)
+
+    separable = True
+
+    def __post_init__(self) -> None:
+        for key in ("series", "properties", "provenance", "limits", "evaluators"):
+            object.__setattr__(self, key, _frozen(getattr(self, key)))
+        object.__setattr__(self, "notes", tuple(self.notes))
+
+    @property
+    def lam(self) -> sp.Expr:
+        return self.rule.lam
+
+    @property
+    def params(self) -> Mapping[str, sp.Expr]:
+        return self.rule.params
+
+    @property
+    def drop_rate(self) -> sp.Expr | None:
+        """p(w) = lam/(eta_hat + lam), the dropout rule implementing Omega."""
+        return None if self.eta_hat is None else _rate("drop_rate", self.eta_hat, self.lam)
+
+    @property
+    def keep_prob(self) -> sp.Expr | None:
+        """q(w) = eta_hat/(eta_hat + lam)."""
+        return None if self.eta_hat is None else _rate("keep_prob", self.eta_hat, self.lam)
+
+    def can_evaluate(self, piece: str) -> bool:
+        """Whether :meth:`evaluate` has a path for ``piece``."""
+        return piece in self.evaluators
+
+    def evaluator_kind(self, piece: str) -> str | None:
+        """'closed form', 'quadrature', 'table' or 'solver'; None if the piece cannot be evaluated."""
+        ev = self.evaluators.get(piece)
+        return None if ev is None else ev.kind
+
+    def evaluate(self, piece: str, x: object) -> np.ndarray | np.float64:
+        """float64 values of 'omega', 'eta_hat', 'omega_prime' (at w; even in w) or 'f_dual' (at eta),
+        element by element: a scalar gives a scalar, an array (any float dtype) or list an array."""
+        return elementwise(self._evaluator(piece), x)
+
+    def evaluate_mp(self, piece: str, x: object, dps: int = 40) -> mpmath.mpf:
+        """The same piece at one point, in mpmath at ``dps`` digits."""
+        return self._evaluator(piece).mp(x, dps)
+
+    def _evaluator(self, piece: str) -> Evaluator:
+        if piece not in PIECES:
+            raise InputError(f"unknown piece {piece!r}; expected one of {', '.join(PIECES)}")
+        if piece not in self.evaluators:
+            raise InputError(f"{piece} of {self.title()} is not available: {self.provenance.get(piece, 'not derived')}")
+        return self.evaluators[piece]
+
+    def title(self) -> str:
+        return self.name or f"{self.rule.kind} = {self.rule.expr}"
+
+    def as_dict(self) -> dict:
+        """The JSON schema of ``symdual derive --json``."""
+        def text(e: object) -> str | None:
+            return None if e is None else str(e)
+
+        return {
+            "name": self.name or None,
+            "rule": {"kind": self.rule.kind, "expr": str(self.rule.expr), "lam": str(self.lam),
+                     "params": {k: str(v) for k, v in self.rule.params.items()}},
+            "omega": text(self.omega),
+            "f_dual": text(self.f_dual),
+            "eta_hat": text(self.eta_hat),
+            "omega_prime": text(self.omega_prime),
+            "drop_rate": text(self.drop_rate),
+            "series": {k: str(v) for k, v in self.series.items()},
+            "properties": {k: v.as_dict() for k, v in self.properties.items()},
+            "provenance": {k: v.as_dict() for k, v in self.provenance.items()},
+            "evaluators": {k: v.kind for k, v in self.evaluators.items()},
+            "notes": list(self.notes),
+        }
+
+    def __str__(self) -> str:
+        from .report import summary
+
+        return summary(self)
+
+    def _repr_latex_(self) -> str:
+        from .report import latex_summary
+
+        return latex_summary(self)
+
+
+def _rate(kind: str, eta_hat: sp.Expr, lam_value: sp.Expr) -> sp.Expr:
+    from .duality import tidy
+    from .pieces import from_pieces, pieces
+    from .rules import from_eta_hat, w
+
+    out = []
+    for e, where in pieces(eta_hat, w):
+        if e in (sp.oo, sp.zoo):
+            out.append((sp.Integer(0) if kind == "drop_rate" else sp.Integer(1), where))
+        else:
+            out.append((tidy(from_eta_hat(kind, e, lam_value)), where))
+    return from_pieces(out, w)
+
+
+@dataclass(frozen=True)
+class VectorPenalty:
+    """A non-separable eta-trick penalty: Omega(w) = 1/2 inf_eta [sum_j w_j**2/eta_j + f(eta)], w a vector.
+
+    Such a penalty is no function of a scalar w, so it is no :class:`Derivation`;
+    its record carries the same kind of information: the rule, eta_hat and Omega
+    as text, vector functions, verdicts, provenance and notes.
+    """
+
+    name: str
+    title: str
+    rule_text: str
+    eta_hat_text: str
+    omega_text: str
+    f_text: str
+    omega: Callable[[np.ndarray], float]
+    eta_hat: Callable[[np.ndarray], np.ndarray]
+    f_dual: Callable[[np.ndarray], float]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    properties: Mapping[str, Verdict] = field(default_factory=dict)
+    provenance: Mapping[str, Provenance] = field(default_factory=dict)
+    series: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    latex: Mapping[str, str] = field(default_factory=dict)
+    """LaTeX of the rule, eta_hat and Omega (keys "rule", "eta_hat", "omega")."""
+
+    separable = False
+
+    def __post_init__(self) -> None:
+        for key in ("params", "properties", "provenance", "series", "latex"):
+            object.__setattr__(self, key, _frozen(getattr(self, key)))
+        object.__setattr__(self, "notes", tuple(self.notes))
+
+    def evaluate(self, piece: str, w: object) -> np.ndarray:
+        """'omega' or 'eta_hat' for one vector w (1-D) or a stack of them (last axis), float64."""
+        fn = {"omega": self.omega, "eta_hat": self.eta_hat}.get(piece)
+        if fn is None:
+            raise InputError(f"unknown piece {piece!r} of the non-separable {self.name}; expected omega or eta_hat")
+        a = real_array(w)
+        if a.ndim == 1:
+            return np.asarray(fn(a), dtype=np.float64)
+        flat = a.reshape(-1, a.shape[-1])
+        out = [np.asarray(fn(v), dtype=np.float64) for v in flat]
+        return np.asarray(out).reshape(a.shape[:-1] + np.shape(out[0]))
+
+    def __str__(self) -> str:
+        from .report import vector_summary
+
+        return vector_summary(self)
