@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..record import Provenance, VectorPenalty
-from ..verdict import Verdict
+from ..verdict import Verdict, witness
 
 CITATION = "Wipf & Nagarajan 2008"
 
@@ -149,19 +149,23 @@ def _verdicts(X: np.ndarray, tau: float) -> tuple[dict[str, Verdict], dict[str, 
                             "nonpositive cross-partials in u (submodular), so eta_hat is nondecreasing in each "
                             "|w_j| (Topkis); spot check: eta_hat_1 along 25 values of |w_1| in [1e-3, 1e3] "
                             + ("nondecreasing" if mono else "DECREASES") + " (float64)"),
-        "subquadratic": Verdict("proved", "by construction", "Omega(sqrt s) is an infimum over eta of functions affine in s"),
+        "subquadratic": Verdict("proved", "by construction",
+                                "Omega(sqrt s) is an infimum over eta of functions affine in s"),
         "sparsity": Verdict("supported" if np.all(slopes > 0) else "refuted", "numeric",
                             f"(Omega(t e_j) - Omega(0))/t at t = 1e-7 lies in [{slopes.min():.6g}, {slopes.max():.6g}] "
                             f"for all j (predicted ||x_j||/sqrt(tau) in [{predicted.min():.6g}, {predicted.max():.6g}]; "
-                            "float64)"),
+                            "float64)", witness(["1e-7 e_j, min over j", "1e-7 e_j, max over j"],
+                                                [f"{slopes.min():.17g}", f"{slopes.max():.17g}"], "float64")),
         "unbiased": Verdict("supported" if 0 <= slope_far < slope_mid / 50 else "refuted", "numeric",
                             f"directional slope (Omega(2t v) - Omega(t v))/t along v = 1/sqrt(n): {slope_mid:.3g} at "
-                            f"t = 1e4, {slope_far:.3g} at t = 1e6 (decays like 1/t; float64)"),
+                            f"t = 1e4, {slope_far:.3g} at t = 1e6 (decays like 1/t; float64)",
+                            witness(["1e4 v", "1e6 v"], [f"{slope_mid:.17g}", f"{slope_far:.17g}"], "float64")),
         "bounded": Verdict("refuted" if big[2] - big[1] > 1 else "supported", "numeric",
                            f"Omega(t v) - Omega(0) = {big[0]:.6g}, {big[1]:.6g}, {big[2]:.6g} at t = 1e2, 1e4, 1e6 "
-                           "(grows like rank(X) log t; float64)"),
-        "continuity": Verdict("unknown", "numeric", "not assessed: the thresholding rule of a non-separable penalty is not "
-                                         "a scalar function"),
+                           "(grows like rank(X) log t; float64)",
+                           witness(["1e2 v", "1e4 v", "1e6 v"], [f"{b:.17g}" for b in big], "float64")),
+        "continuity": Verdict("unknown", "numeric", "not assessed: the thresholding rule of a non-separable penalty "
+                                                     "is not a scalar function"),
     }
     series = {"omega@0 (along e_j)": "Omega(0) + ||x_j|| t/sqrt(tau) + O(t**2)",
               "omega@oo (along v)": "rank(X_supp(v)) log t + O(1)"}
