@@ -4,7 +4,7 @@ Each script in this folder walks one catalog method through the engine's
 steps (symdual.rules, symdual.duality, symdual.asymptotics), prints every
 intermediate result as text and LaTeX, runs the full pipeline
 (symdual.catalog.get) for the verdicts, and checks the result against
-MATH.md (symbolically or with mpmath).  The exit code is 1 if a check fails.
+the papers' closed forms (symbolically or with mpmath).  The exit code is 1 if a check fails.
 """
 from __future__ import annotations
 

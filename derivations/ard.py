@@ -1,6 +1,6 @@
 """ARD / sparse Bayesian learning (Tipping 2001; Wipf & Nagarajan 2008), a non-separable eta-trick.
 
-MATH.md section 3: f(eta) = log det(tau I + X diag(eta) X^T), so
+docs/catalog.md: f(eta) = log det(tau I + X diag(eta) X^T), so
 Omega(w) = 1/2 min_eta [sum_j w_j**2/eta_j + log det(tau I + X diag(eta) X^T)], evaluated numerically
 (convex in u = log eta; see symdual/catalog/ard.py) and checked against direct minimisation.
 Run: python derivations/ard.py

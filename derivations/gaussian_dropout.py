@@ -1,6 +1,6 @@
 """Gaussian (multiplicative N(1, sigma**2)) dropout with constant variance.
 
-Expected (MATH.md section 1): same second moment as dropout with r = sigma**2, so
+Expected (docs/conventions.md): same second moment as dropout with r = sigma**2, so
 eta = lam/sigma**2 and Omega = sigma**2 w**2/(2 lam): ridge, not sparse.
 Run: python derivations/gaussian_dropout.py [variance lam]     (default 1, 1)
 """
@@ -16,7 +16,7 @@ entry, values = header("gaussian_dropout", **dict(zip(("variance", "lam"), sys.a
 var, lam = values["variance"], values["lam"]
 out = walk_rule(entry, values)
 
-step("Checks against MATH.md.")
+step("Checks against the papers' closed forms.")
 check("eta = lam/sigma**2", sp.simplify(out["eta_hat"] - lam / var) == 0, "symbolic (SymPy)")
 check("Omega = sigma**2 w**2/(2 lam)", sp.simplify(out["omega"] - var * w**2 / (2 * lam)) == 0, "symbolic (SymPy)")
 rng = np.random.default_rng(0)

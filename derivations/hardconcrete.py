@@ -1,6 +1,6 @@
 """HardConcrete L0 gates (Louizos, Welling & Kingma 2018) as a parametric eta-trick dual.
 
-MATH.md section 3: s = clip(sigmoid((log u - log(1-u) + log a)/beta)(zeta-gamma) + gamma, 0, 1),
+docs/catalog.md: s = clip(sigmoid((log u - log(1-u) + log a)/beta)(zeta-gamma) + gamma, 0, 1),
 eta(a) = 1/(lam (E[s**2]/E[s]**2 - 1)), f = P(s > 0) = sigmoid(log a - beta log(-gamma/zeta));
 the penalty looks like MCP (bounded) but eta_hat jumps to oo at a critical |w|.
 Run: python derivations/hardconcrete.py     (beta = 2/3, gamma = -0.1, zeta = 1.1, lam = 1)

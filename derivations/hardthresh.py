@@ -1,6 +1,6 @@
 """HardThresh (magnitude pruning / IHT): keep the k largest weights, a non-separable eta-trick.
 
-MATH.md section 3: keep probability 1 for the top k, 0 otherwise; the effective penalty is the
+docs/catalog.md: keep probability 1 for the top k, 0 otherwise; the effective penalty is the
 indicator of ||w||_0 <= k.  With eta_j = oo for kept and 0 for dropped weights (r = lam/eta),
 f(eta) = 0 if ||eta||_0 <= k else oo, and Omega(w) = 1/2 inf_eta [sum w_j**2/eta_j + f(eta)].
 Run: python derivations/hardthresh.py [k]     (default k = 16)

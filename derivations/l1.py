@@ -1,6 +1,6 @@
 """l1 (lasso) from its eta-trick weight eta_hat(w) = |w|.
 
-Expected (MATH.md section 3): Omega = |w|, f(eta) = eta; sparse, biased, unbounded.
+Expected (docs/catalog.md): Omega = |w|, f(eta) = eta; sparse, biased, unbounded.
 Run: python derivations/l1.py
 """
 import sympy as sp
@@ -10,7 +10,7 @@ from _walk import check, eta, finish, header, mp_max_rel, step, verdicts, walk_r
 entry, values = header("l1")
 out = walk_rule(entry, values)
 
-step("Checks against MATH.md.")
+step("Checks against the papers' closed forms.")
 check("Omega = |w|", sp.simplify(out["omega"] - w) == 0, "symbolic (SymPy)")
 check("f(eta) = eta", sp.simplify(out["f"] - eta) == 0, "symbolic (SymPy)")
 record = verdicts(entry, values)

@@ -1,6 +1,6 @@
 """Log2Sum(eps) from eta_hat(w) = (w**2 + eps)/2.
 
-Expected (MATH.md section 3): Omega = log(w**2 + eps) (up to a constant); not sparse (Omega'(0+) = 0).
+Expected (docs/catalog.md): Omega = log(w**2 + eps) (up to a constant); not sparse (Omega'(0+) = 0).
 Run: python derivations/log2sum.py [eps]     (default eps = 1)
 """
 import sys
@@ -14,7 +14,7 @@ entry, values = header("log2sum", **({"eps": sys.argv[1]} if len(sys.argv) > 1 e
 eps = values["eps"]
 out = walk_rule(entry, values)
 
-step("Checks against MATH.md.")
+step("Checks against the papers' closed forms.")
 check("Omega = log(w**2 + eps) + C", same_up_to_constant(out["omega"], sp.log(w**2 + eps)), "symbolic (SymPy)")
 # f: sup_w [2 log(w**2 + eps) - w**2/eta]: w**2 = 2 eta - eps for eta > eps/2, else w = 0
 f_hand = sp.Piecewise((2 * sp.log(eps), eta <= eps / 2), (2 * sp.log(2 * eta) - (2 * eta - eps) / eta, True))

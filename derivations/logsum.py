@@ -1,6 +1,6 @@
 """LogSum(eps) (Candes, Wakin & Boyd 2008) from eta_hat(w) = |w|(|w| + eps).
 
-Expected (MATH.md section 3): Omega = log(|w| + eps) (up to a constant),
+Expected (docs/catalog.md): Omega = log(|w| + eps) (up to a constant),
 f(eta) = 2 log((sqrt(eps**2 + 4 eta) + eps)/2) - (sqrt(eps**2 + 4 eta) - eps)**2/(4 eta).
 Run: python derivations/logsum.py [eps]     (default eps = 2)
 """
@@ -15,12 +15,12 @@ entry, values = header("logsum", **({"eps": sys.argv[1]} if len(sys.argv) > 1 el
 eps = values["eps"]
 out = walk_rule(entry, values)
 
-step("Checks against MATH.md.")
+step("Checks against the papers' closed forms.")
 check("Omega = log(w + eps) + C", same_up_to_constant(out["omega"], sp.log(w + eps)),
       "d/dw of the difference simplifies to 0 (SymPy); the engine's C = -log(eps) makes Omega(0) = 0")
 root = sp.sqrt(eps**2 + 4 * eta)
 f_math = 2 * sp.log((root + eps) / 2) - (root - eps) ** 2 / (4 * eta)
-check("f = MATH.md's f + C", same_up_to_constant(out["f"], f_math, eta),
+check("f = the papers' f + C", same_up_to_constant(out["f"], f_math, eta),
       f"d/deta of the difference simplifies to 0 (SymPy); C = {sp.simplify(out['f'] - f_math)}")
 record = verdicts(entry, values)
 e = mpmath.mpf(sp.Rational(eps).p) / sp.Rational(eps).q

@@ -1,6 +1,6 @@
 """l_p quasi-norm (0 < p < 2) from eta_hat(w) = |w|**(2 - p).
 
-Expected (MATH.md section 3): Omega = |w|**p/p, f(eta) = eta**q/q with q = p/(2 - p).
+Expected (docs/catalog.md): Omega = |w|**p/p, f(eta) = eta**q/q with q = p/(2 - p).
 Run: python derivations/lp.py [p]     (default p = 1/2)
 """
 import sys
@@ -14,7 +14,7 @@ entry, values = header("lp", **({"p": sys.argv[1]} if len(sys.argv) > 1 else {})
 p = values["p"]
 out = walk_rule(entry, values)
 
-step("Checks against MATH.md.")
+step("Checks against the papers' closed forms.")
 q = p / (2 - p)
 check("Omega = w**p/p", sp.simplify(out["omega"] - w**p / p) == 0, "symbolic (SymPy)")
 check("f = eta**q/q, q = p/(2-p)", sp.simplify(out["f"] - eta**q / q) == 0, f"symbolic (SymPy), q = {q}")

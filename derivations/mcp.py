@@ -1,6 +1,6 @@
 """MCP (Zhang 2010) given as its penalty divided by lam; knee b = a*lam.
 
-Expected (MATH.md section 3): Omega = |w| - w**2/(2b) for |w| <= b, b/2 beyond;
+Expected (docs/catalog.md): Omega = |w| - w**2/(2b) for |w| <= b, b/2 beyond;
 eta_hat = b|w|/(b - |w|) (oo beyond b); f = b eta/(eta + b).  lam*Omega is
 Zhang's lam|w| - w**2/(2a) (his gamma = a).
 Run: python derivations/mcp.py [a lam]     (default a = 1/2, lam = sqrt(2), Figure 1)
@@ -19,7 +19,7 @@ a, lam = values["a"], values["lam"]
 b = a * lam
 out = walk_rule(entry, values)
 
-step("Checks against MATH.md.")
+step("Checks against the papers' closed forms.")
 inner = [e for e, _ in pieces(out["eta_hat"], w) if e != sp.oo]
 check("eta_hat = b w/(b - w) below b", sp.simplify(inner[0] - b * w / (b - w)) == 0, "symbolic (SymPy)")
 check("f = b eta/(eta + b)", sp.simplify(out["f"] - b * eta / (eta + b)) == 0, "symbolic (SymPy)")

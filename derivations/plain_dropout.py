@@ -1,6 +1,6 @@
 """Plain (inverted) dropout with a constant drop rate p.
 
-Expected (MATH.md sections 1 and 3): eta = lam (1 - p)/p constant, Omega = w**2/(2 eta): ridge,
+Expected (docs/conventions.md and docs/catalog.md): eta = lam (1 - p)/p constant, Omega = w**2/(2 eta): ridge,
 not sparse; f = 0 up to eta, +oo beyond (an indicator).
 Run: python derivations/plain_dropout.py [p lam]     (default p = 1/2, lam = 1)
 """
@@ -16,7 +16,7 @@ entry, values = header("plain_dropout", **dict(zip(("p", "lam"), sys.argv[1:3]))
 p, lam = values["p"], values["lam"]
 out = walk_rule(entry, values)
 
-step("Checks against MATH.md.")
+step("Checks against the papers' closed forms.")
 eta_c = lam * (1 - p) / p
 check("eta = lam (1-p)/p", sp.simplify(out["eta_hat"] - eta_c) == 0, "symbolic (SymPy)")
 check("Omega = w**2/(2 eta)", sp.simplify(out["omega"] - w**2 / (2 * eta_c)) == 0, "symbolic (SymPy)")

@@ -1,7 +1,7 @@
 """SCAD (Fan & Li 2001) given as its penalty divided by lam; knees lam and a*lam.
 
 Fan & Li: p(w) = lam|w| (|w| <= lam), (2 a lam |w| - w**2 - lam**2)/(2(a-1)) (<= a lam),
-(a+1) lam**2/2 beyond; Omega = p/lam.  MATH.md asks to derive eta_hat and f piecewise.
+(a+1) lam**2/2 beyond; Omega = p/lam.  we derive eta_hat and f piecewise.
 By hand: eta_hat = w | (a-1) lam w/(a lam - w) | oo, and f(eta) = eta for eta <= lam,
 f(eta) = 2 Omega(w*) - w*/eta with w* = a lam eta/(eta + (a-1) lam) beyond.
 Run: python derivations/scad.py [a lam]     (default a = 3.7, lam = 1)

@@ -1,6 +1,6 @@
 """Standout (Ba & Frey 2013): keep probability q = sigmoid(|w| - c) (on activations; w here).
 
-Expected (MATH.md section 3): eta_hat = lam e**(|w| - c), Omega = (e**c/lam)(1 - (1 + |w|) e**(-|w|));
+Expected (docs/catalog.md): eta_hat = lam e**(|w| - c), Omega = (e**c/lam)(1 - (1 + |w|) e**(-|w|));
 bounded and unbiased but quadratic near 0 (Omega'(0+) = 0).  f is worked out here:
 f = 0 on (0, lam e**(-c)], then f = 2 e**c/lam - ((1 + w*)**2 + 1)/eta with w* = log(eta/lam) + c.
 Run: python derivations/standout.py [c lam]     (default c = 0, lam = 1)
@@ -17,7 +17,7 @@ entry, values = header("standout", **dict(zip(("c", "lam"), sys.argv[1:3])))
 c, lam = values["c"], values["lam"]
 out = walk_rule(entry, values)
 
-step("Checks against MATH.md and the hand derivation of f.")
+step("Checks against the papers' closed forms and the hand derivation of f.")
 check("eta_hat = lam e**(w - c)", sp.simplify(out["eta_hat"] - lam * sp.exp(w - c)) == 0, "symbolic (SymPy)")
 omega_math = sp.exp(c) / lam * (1 - (1 + w) * sp.exp(-w))
 check("Omega = (e**c/lam)(1 - (1+w)e**(-w))", sp.simplify(out["omega"] - omega_math) == 0, "symbolic (SymPy)")

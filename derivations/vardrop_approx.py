@@ -1,6 +1,6 @@
 """Variational dropout with Molchanov's approximate KL (Molchanov, Ashukha & Vetrov 2017).
 
-MATH.md section 3: f(eta) = (2/lam)(k1 sigmoid(k3 log eta - k2) + 1/2 log(1 + eta)),
+docs/catalog.md: f(eta) = (2/lam)(k1 sigmoid(k3 log eta - k2) + 1/2 log(1 + eta)),
 k1 = 0.63576, k2 = 1.87320, k3 = 1.48695; alpha = 1/eta.  No closed-form Omega.
 Run: python derivations/vardrop_approx.py [lam]     (default lam = 1)
 """
@@ -24,7 +24,7 @@ neg_kl = V.K1 * sig(V.K2 + V.K3 * sp.log(alpha)) - sp.log(1 + 1 / alpha) / 2 - V
 step("Molchanov's fit (eq. 14, C = -k1 so that KL -> 0 as alpha -> oo): -KL(alpha) =", neg_kl)
 kl_eta = -neg_kl.subs(alpha, 1 / eta)
 step("alpha = 1/eta; f = 2 KL/lam (f(0+) = 0):", 2 * kl_eta / lam)
-check("f = MATH.md's (2/lam)(k1 sigmoid(k3 log eta - k2) + log(1 + eta)/2)",
+check("f = the papers' (2/lam)(k1 sigmoid(k3 log eta - k2) + log(1 + eta)/2)",
       all(abs(sp.N((2 * kl_eta / lam - V.f_approx(lam)).subs(eta, e), 40)) < 1e-35 for e in (sp.Rational(1, 7), 1, 5, 300)),
       "equal at 4 exact etas to 35 digits (SymPy N)")
 f = sd.catalog.expression(entry, values)

@@ -1,6 +1,6 @@
 """Variational dropout with the exact KL of the log-uniform prior (Kingma et al. 2015).
 
-MATH.md section 3: f(eta) = 2 KL(alpha = 1/eta)/lam = log(eta) + 2 E log|1 + z/sqrt(eta)| (lam = 1),
+docs/catalog.md: f(eta) = 2 KL(alpha = 1/eta)/lam = log(eta) + 2 E log|1 + z/sqrt(eta)| (lam = 1),
 f'(eta) = D(sqrt(eta/2))/sqrt(eta/2), f(eta) - f(0+) = eta 2F2(1,1; 3/2,2; -eta/2);
 Omega has no closed form (stationarity w**2 = eta**2 f'(eta)) and looks like LogSum.
 Run: python derivations/vardrop_exact.py [lam]     (default lam = 1)

@@ -1,4 +1,4 @@
-"""The symbolic eta-trick transforms, in every direction (MATH.md section 1).
+"""The symbolic eta-trick transforms, in every direction (docs/conventions.md).
 
     Omega(w)   = integral_0^w t/eta_hat(t) dt            (normalised Omega(0) = 0)
     eta_hat(w) = w / Omega'(w)                          (envelope theorem)

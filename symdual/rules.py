@@ -1,6 +1,6 @@
 """Symbols and the exact conversions between the ways a dropout rule is given.
 
-Conventions (MATH.md section 1), fixed here once for the whole package::
+Conventions (docs/conventions.md), fixed here once for the whole package::
 
     Omega(w)   = 1/2 * inf_{eta>0} [ w**2/eta + f(eta) ]
     r = lam/eta,   p = lam/(eta + lam),   q = eta/(eta + lam),   sigma**2 = r

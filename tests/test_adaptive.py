@@ -9,7 +9,7 @@ PENALTIES = [ad.l1(), ad.logsum(1.0), ad.mcp(3.0)]
 
 @pytest.mark.parametrize("pen", PENALTIES, ids=lambda p: p.name)
 def test_closed_forms_satisfy_envelope_relation(pen):
-    """Omega'(w) = w/eta_hat(w) (MATH.md section 1)."""
+    """Omega'(w) = w/eta_hat(w) (docs/conventions.md)."""
     a = np.linspace(0.01, 2.9, 200)
     assert np.allclose(pen.omega_prime(a), a / pen.eta_hat(a), rtol=1e-12)
 

@@ -1,9 +1,9 @@
-"""The catalog against independent references written here (MATH.md section 3).
+"""The catalog against independent references written here (docs/catalog.md).
 
 Every penalty is compared at six or more points with an mpmath computation
-typed in this file: the closed form of MATH.md, a brute-force eta-trick
+typed in this file: the papers' closed form, a brute-force eta-trick
 minimisation, or quadrature.  Penalties are compared as Omega(w) - Omega(w0)
-(the normalisation Omega(0) differs between MATH.md and the engine), to
+(the normalisation Omega(0) differs between the papers and the engine), to
 1e-10 relative for closed forms and 1e-8 for numeric ones.
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ def eta_trick_min(f, w, lo=-40, hi=40, n=801, dps=30):
         return scan_then_golden(lambda t: w**2 / mpmath.exp(t) + f(mpmath.exp(t)), lo, hi, n, 80) / 2
 
 
-# ---------------------------------------------------------------- references (MATH.md section 3)
+# ---------------------------------------------------------------- references (docs/catalog.md)
 def mcp_ref(a, lam):
     b = mpmath.mpf(a) * lam
     return lambda w: w - w**2 / (2 * b) if w <= b else b / 2
@@ -129,7 +129,7 @@ def test_closed_form_penalty_matches_math_md(name, params, reference):
     assert_increments(lambda w: d.evaluate("omega", w), reference)
 
 
-# MATH.md's duals f (up to an additive constant), checked at six etas
+# the papers' duals f (up to an additive constant), checked at six etas
 DUALS = [
     ("l1", {}, lambda e: e),
     ("lp", {}, lambda e: 3 * e ** (mpmath.mpf(1) / 3)),  # q = p/(2-p) = 1/3, f = eta**q/q
@@ -199,7 +199,7 @@ EULER_LOG2 = mpmath.euler + mpmath.log(2)
 
 
 def vd_exact_f(lam=1):
-    """MATH.md: f(eta) = (f(0+) + eta 2F2(1,1;3/2,2;-eta/2))/lam, f(0+) = -(gamma + log 2)."""
+    """docs/catalog.md: f(eta) = (f(0+) + eta 2F2(1,1;3/2,2;-eta/2))/lam, f(0+) = -(gamma + log 2)."""
     return lambda e: (-(mpmath.euler + mpmath.log(2)) + e * mpmath.hyp2f2(1, 1, 1.5, 2, -e / 2)) / lam
 
 
@@ -209,7 +209,7 @@ def vd_exact_f_prime(lam=1):
 
 
 def vd_approx_f(lam=1):
-    """MATH.md: f(eta) = (2/lam)(k1 sigmoid(k3 log eta - k2) + 1/2 log(1 + eta))."""
+    """docs/catalog.md: f(eta) = (2/lam)(k1 sigmoid(k3 log eta - k2) + 1/2 log(1 + eta))."""
     k1, k2, k3 = mpmath.mpf("0.63576"), mpmath.mpf("1.87320"), mpmath.mpf("1.48695")
     return lambda e: 2 / mpmath.mpf(lam) * (k1 / (1 + mpmath.exp(-(k3 * mpmath.log(e) - k2))) + mpmath.log1p(e) / 2)
 
@@ -278,7 +278,7 @@ def test_vardrop_series_match_the_eta_trick_minimum():
 
 # ---------------------------------------------------------------------------- HardConcrete
 def hc_dual(beta=mpmath.mpf(2) / 3, gamma=mpmath.mpf("-0.1"), zeta=mpmath.mpf("1.1"), lam=1):
-    """(eta(a), f(a)) of MATH.md by quadrature over u in (0, 1), split at the clip breakpoints u0, u1."""
+    """(eta(a), f(a)) of the paper by quadrature over u in (0, 1), split at the clip breakpoints u0, u1."""
 
     @functools.lru_cache(maxsize=None)
     def at(log_a):
@@ -391,7 +391,7 @@ def test_ard_with_identity_design_is_the_separable_closed_form():
 
 
 # ----------------------------------------------------------------------- verdicts
-# (subquadratic, sparse, unbiased, bounded) from MATH.md section 3 and the issue, at the defaults
+# (subquadratic, sparse, unbiased, bounded) from docs/catalog.md and the issue, at the defaults
 PAPER = {
     "l1": (True, True, False, False),
     "lp": (True, True, True, False),  # p = 1/2

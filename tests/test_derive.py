@@ -1,8 +1,8 @@
-"""The derivation engine against MATH.md section 3, typed here independently.
+"""The derivation engine against docs/catalog.md, typed here independently.
 
 Each closed form below is copied from the mathematics (not from symdual's
 output) and compared at 40 digits, up to the additive constant of Omega
-(symdual normalises Omega(0) = 0; MATH.md does not, e.g. LogSum).
+(symdual normalises Omega(0) = 0; the papers do not, e.g. LogSum).
 """
 from __future__ import annotations
 
@@ -114,14 +114,14 @@ def test_eta_hat_conversions_are_exact():
     lam_ = sp.Rational(5, 2)
     q = sigmoid(w - 1)
     d = sd.derive(keep_prob=q, lam=lam_)
-    assert sp.simplify(d.eta_hat - lam_ * sp.exp(w - 1)) == 0  # MATH.md: eta_hat = lam e**(|a|-c)
+    assert sp.simplify(d.eta_hat - lam_ * sp.exp(w - 1)) == 0  # docs/catalog.md: eta_hat = lam e**(|a|-c)
     assert sp.simplify(d.keep_prob - q) == 0
     assert_same_up_to_constant(d.omega, (E / lam_) * (1 - (w + 1) * sp.exp(-w)), POINTS)
 
 
 # ---------------------------------------------------------------- verdicts
 
-EXPECTED = {  # MATH.md section 2 and the issue's list, by hand
+EXPECTED = {  # docs/properties.md and the issue's list, by hand
     "l1": dict(sparsity="proved", unbiased="refuted", bounded="refuted", subquadratic="proved", monotone="proved"),
     "lp_half": dict(sparsity="proved", unbiased="proved", bounded="refuted", continuity="refuted"),
     "logsum": dict(sparsity="proved", unbiased="proved", bounded="refuted"),
@@ -253,5 +253,5 @@ def test_closed_form_keeps_relative_accuracy_at_tiny_w(name):
     xs = [1e-12, 1e-9, 1e-6, 1e-3, 1e-2, 0.2]
     got = d.evaluate("omega", np.array(xs))
     for x, v in zip(xs, got):
-        ref = at40(expected, sp.Float(x, 40)) - at40(expected, 0)  # MATH.md's form, normalised here
+        ref = at40(expected, sp.Float(x, 40)) - at40(expected, 0)  # the papers' form, normalised here
         assert abs(v - ref) <= 1e-14 * abs(ref), (x, v, ref)

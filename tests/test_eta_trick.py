@@ -112,7 +112,7 @@ def test_reference_minimum_known_cases():
 @settings(max_examples=12, deadline=None)
 @given(p=st.floats(0.2, 1.8), x=st.floats(1e-2, 1e2))
 def test_reference_recovers_lp(p, x):
-    """f = eta**q/q, q = p/(2 - p): Omega = w**p/p, eta_hat = w**(2 - p) (MATH.md section 3)."""
+    """f = eta**q/q, q = p/(2 - p): Omega = w**p/p, eta_hat = w**(2 - p) (docs/catalog.md)."""
     with mpmath.workdps(40):
         pp, q = mpmath.mpf(p), mpmath.mpf(p) / (2 - mpmath.mpf(p))
         m = Reference(Dual(lambda e: e**q / q), scan=(-40, 40, 200)).minimum(x)

@@ -2,7 +2,7 @@
 
 Over random parameter values (hypothesis), the engine's closed forms must
 satisfy, at 30 digits and independently recomputed here:
-  r = lam/eta, p = lam/(eta + lam), q = eta/(eta + lam)   (MATH.md section 1)
+  r = lam/eta, p = lam/(eta + lam), q = eta/(eta + lam)   (docs/conventions.md)
   Omega(w) = 1/2 min_eta [w**2/eta + f(eta)]              (brute-force minimum)
   f(eta)   = max_w [2 Omega(w) - w**2/eta]                (brute-force maximum)
   Omega'(w) = w/eta_hat(w)                                (mpmath.diff)

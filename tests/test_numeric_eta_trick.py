@@ -1,7 +1,7 @@
 """Generic eta-trick numerics: closed-form duals, non-concave duals with jumps, bad inputs.
 
-References are independent of the library: closed forms from MATH.md
-section 3, and brute-force minimisation of w**2/eta + f(eta) over a dense
+References are independent of the library: closed forms from the papers
+(docs/catalog.md), and brute-force minimisation of w**2/eta + f(eta) over a dense
 grid of eta written here.
 """
 from __future__ import annotations

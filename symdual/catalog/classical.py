@@ -1,4 +1,4 @@
-"""Classical sparsity penalties (MATH.md section 3, "Classical").
+"""Classical sparsity penalties (docs/catalog.md, "Classical penalties").
 
     l1            eta_hat = w                 Omega = w
     l_p           eta_hat = w**(2-p)          Omega = w**p/p
@@ -8,7 +8,7 @@
     SCAD(a, lam)  Omega = Fan & Li's penalty / lam: linear, quadratic, constant
 
 Every Omega is normalised to Omega(0) = 0 (the engine integrates Omega' from
-0); MATH.md's log(w + eps) and log(w**2 + eps) differ from it by a constant.
+0); the papers' log(w + eps) and log(w**2 + eps) differ from it by a constant.
 For MCP and SCAD lam sets the knees (a*lam), so lam*Omega is the classical
 penalty of Zhang and of Fan and Li.
 """
@@ -43,7 +43,7 @@ LOGSUM = Entry(
     params=(positive("eps", 2, "smoothing eps > 0 (Figure 1: eps = 2)"), lam_param()),
     expected=lambda p: dict(monotone=True, subquadratic=True, sparsity=True, unbiased=True, bounded=False,
                             continuity=bool(p["eps"] ** 2 >= p["lam"])),
-    notes=("MATH.md writes Omega = log(|w| + eps); the engine normalises Omega(0) = 0, i.e. log(1 + |w|/eps), "
+    notes=("The papers write Omega = log(|w| + eps); the engine normalises Omega(0) = 0, i.e. log(1 + |w|/eps), "
            "and f changes by the constant 2 log(eps) accordingly.",
            "Thresholding is continuous iff eps**2 >= lam (1 + lam Omega'' >= 0 at 0+).",
            "Figure 1 plots 2*Omega (lam = 1)."),
@@ -55,7 +55,7 @@ LOG2SUM = Entry(
     params=(positive("eps", 1, "smoothing eps > 0"), lam_param()),
     expected=lambda p: dict(monotone=True, subquadratic=True, sparsity=False, unbiased=True, bounded=False,
                             continuity=True),
-    notes=("MATH.md writes Omega = log(w**2 + eps); the engine normalises Omega(0) = 0.",
+    notes=("The papers write Omega = log(w**2 + eps); the engine normalises Omega(0) = 0.",
            "Omega'(0+) = 0: not sparsity-inducing although unbiased."),
 )
 

@@ -1,4 +1,4 @@
-"""Adaptive and plain dropout given by their rates (MATH.md section 3).
+"""Adaptive and plain dropout given by their rates (docs/catalog.md).
 
     plain dropout      drop rate p constant       eta = lam (1 - p)/p      Omega = w**2/(2 eta)
     Gaussian dropout   variance sigma**2 constant eta = lam/sigma**2       Omega = sigma**2 w**2/(2 lam)
@@ -41,7 +41,7 @@ STANDOUT = Entry(
                             continuity=True),
     notes=("Acts on activations a in Ba & Frey; written in w here.",
            "Quadratic near 0 (Omega'(0+) = 0): shrinks small values hard without an exact zero.",
-           "MATH.md gives no value of c for Figure 1; the default c = 0 is ours."),
+           "The papers give no value of c for Figure 1; the default c = 0 is ours."),
 )
 
 ENTRIES = (PLAIN, GAUSSIAN, STANDOUT)

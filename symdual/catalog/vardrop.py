@@ -18,7 +18,7 @@ def _expected(p):
 
 
 LAM_MAPPING = ("alpha = 1/eta and f = 2 KL/lam: lam*Omega = 1/2 inf_eta [lam w**2/eta + 2 KL(1/eta)] "
-               "(section 1's r = lam/eta holds at lam = 1)")
+               "(the convention r = lam/eta of docs/conventions.md holds at lam = 1)")
 
 VARDROP_APPROX = Entry(
     name="vardrop_approx", title="Variational dropout (approximate KL)", citation="Molchanov, Ashukha & Vetrov 2017",

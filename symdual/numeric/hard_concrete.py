@@ -5,7 +5,7 @@ Gate, with u ~ U(0, 1) and the logistic variable l = log u - log(1 - u)::
     s = clip(sbar, 0, 1),  sbar = (zeta - gamma)*sigmoid(Y) + gamma,  Y = (l + log a)/beta
     eta(a) = 1/(lam*(E[s**2]/E[s]**2 - 1)),   f(a) = P(s > 0) = sigmoid(log a - beta*log(-gamma/zeta))
 
-(MATH.md section 3: the paper's weighting of P(s > 0), i.e. lam/2 on Louizos's
+(docs/catalog.md: the paper's weighting of P(s > 0), i.e. lam/2 on Louizos's
 L0 term).  s = 0 for Y <= Y0 = log(-gamma/zeta), s = 1 for Y >= Y1 =
 log((1 - gamma)/(zeta - 1)); on [Y0, Y1] the density of Y is
 beta*sigmoid'(beta*Y - t), t = log a.  The moments are integrals over this

@@ -1,7 +1,7 @@
 """Variational dropout (Kingma 2015, Molchanov 2017): the eta-trick dual of the KL term.
 
 Gaussian noise of variance alpha = 1/eta on each weight (the paper's
-parameterisation, MATH.md section 3) and f(eta) = 2*KL(alpha = 1/eta)/lam:
+parameterisation, docs/catalog.md) and f(eta) = 2*KL(alpha = 1/eta)/lam:
 
 * exact KL, log-uniform prior (lam = 1), see :mod:`symdual.numeric.dawson`::
 

@@ -1,4 +1,4 @@
-"""Adaptive dropout solves the penalised problem (MATH.md section 1).
+"""Adaptive dropout solves the penalised problem (docs/conventions.md).
 
 For ``F(w) = 1/2*||y - Xw||**2 + lam*sum_j Omega(|w_j|)`` with the eta-trick
 weight ``eta_hat`` (``Omega'(w) = w/eta_hat(w)``), three procedures must meet
@@ -12,7 +12,7 @@ at one stationary point:
   ``q_j = eta_j/(eta_j + lam)`` recomputed from the current w.
 
 With unit-norm columns the masked loss has expected gradient grad F
-(MATH.md: E_m 1/2||y - X(m*w)||**2 = 1/2||y - Xw||**2 + 1/2 sum_j (lam/eta_j) w_j**2).
+(docs/theorems.md: E_m 1/2||y - X(m*w)||**2 = 1/2||y - Xw||**2 + 1/2 sum_j (lam/eta_j) w_j**2).
 Stationarity of F:
 ``x_j^T(Xw - y) + lam*sign(w_j)*Omega'(|w_j|) = 0`` for w_j != 0 and
 ``|x_j^T(Xw - y)| <= lam*Omega'(0+)`` for w_j = 0.

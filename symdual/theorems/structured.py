@@ -1,4 +1,4 @@
-"""Structured dropout on a single-hidden-layer linear network (Pal et al.; MATH.md section 4).
+"""Structured dropout on a single-hidden-layer linear network (Pal et al.; docs/theorems.md).
 
 Z = U V^T, U (m x d), V (n x d), whitened input so the loss is ||Y - Z||_F**2.
 A mask m (hidden unit k scaled by m_k, E m_k = 1) gives, by exact expectation,
@@ -450,7 +450,7 @@ def check_dropblock_gap(singular_values: tuple[float, ...] = GAP_SINGULAR_VALUES
         numeric=[f"numerical min over factorisations {found:.8g} vs bound {bound:.8g}: "
                  f"relative gap {gap:.3g} (pass if > {margin:g})"],
         worst_error=None,
-        detail="MATH.md states the induced regulariser IS a multiple of the squared spectral r-support norm; "
+        detail="the paper states the induced regulariser IS a multiple of the squared spectral r-support norm; "
         "it is a lower bound with multiple r/d, equal only when Z has an optimal atomic decomposition into d/r "
         "equal-norm rank-r pieces (always for r = 1, r = d or rank Z <= r; not for this Z).",
     )

@@ -1,4 +1,4 @@
-"""Dropout equals Tikhonov regularisation (MATH.md section 1).
+"""Dropout equals Tikhonov regularisation (docs/conventions.md).
 
 Inverted dropout on linear regression keeps coordinate j with probability
 ``q_j = 1 - p_j`` and scales it by ``1/q_j`` (so E m_j = 1, E m_j**2 = 1/q_j)::
@@ -7,7 +7,7 @@ Inverted dropout on linear regression keeps coordinate j with probability
     r_j = (1 - q_j)/q_j = p_j/(1 - p_j),
 
 and multiplicative Gaussian noise m_j ~ N(1, sigma_j**2) gives the same with
-``r_j = sigma_j**2``. With unit-norm columns this is MATH.md's ridge term
+``r_j = sigma_j**2``. With unit-norm columns this is the papers' ridge term
 1/2*sum_j r_j w_j**2, r = lam/eta.
 
 The expectation helpers here (:func:`expect_over_outcomes`,
