@@ -17,6 +17,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles import eta_trick_min, eta_trick_newton, scan_then_golden  # noqa: F401
 
 import symdual as sd
 from symdual.catalog import agrees
@@ -44,42 +45,6 @@ def assert_increments(omega_np, reference, points=W_POINTS, w0=W0, rtol=1e-10):
             want = reference(mpmath.mpf(w)) - ref0
             scale = max(abs(float(want)), abs(float(reference(mpmath.mpf(w)))), 1e-300)
             assert abs((g - got[-1]) - float(want)) <= rtol * scale, (w, g - got[-1], float(want))
-
-
-def eta_trick_newton(f, f_prime, w, dps=30):
-    """1/2 min_eta [w**2/eta + f(eta)] for a concave f: Newton on the stationarity in t = log(eta) (mpmath)."""
-    with mpmath.workdps(dps):
-        w = mpmath.mpf(w)
-        t = mpmath.findroot(lambda t: -w**2 * mpmath.exp(-t) + mpmath.exp(t) * f_prime(mpmath.exp(t)), mpmath.log(w + w**2))
-        return (w**2 / mpmath.exp(t) + f(mpmath.exp(t))) / 2
-
-
-def scan_then_golden(J, lo, hi, n, iters):
-    """min of J over [lo, hi]: an n-point scan, then golden section around the best point (mpmath)."""
-    ts = [mpmath.mpf(lo) + (hi - lo) * mpmath.mpf(i) / (n - 1) for i in range(n)]
-    vals = [J(t) for t in ts]
-    i = min(range(n), key=lambda k: vals[k])
-    a, b = ts[max(i - 1, 0)], ts[min(i + 1, n - 1)]
-    g = (mpmath.sqrt(5) - 1) / 2
-    c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = J(c), J(d)
-    for _ in range(iters):
-        if fc < fd:
-            b, d, fd = d, c, fc
-            c = b - g * (b - a)
-            fc = J(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + g * (b - a)
-            fd = J(d)
-    return min(fc, fd, vals[i])
-
-
-def eta_trick_min(f, w, lo=-40, hi=40, n=801, dps=30):
-    """1/2 min_eta [w**2/eta + f(eta)] by a log-grid scan then golden-section refinement (mpmath)."""
-    with mpmath.workdps(dps):
-        w = mpmath.mpf(w)
-        return scan_then_golden(lambda t: w**2 / mpmath.exp(t) + f(mpmath.exp(t)), lo, hi, n, 80) / 2
 
 
 # ---------------------------------------------------------------- references (docs/catalog.md)

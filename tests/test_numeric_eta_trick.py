@@ -14,6 +14,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles import grid_eta_trick
 
 from symdual.numeric import (
     EtaTrickNumeric,
@@ -97,13 +98,6 @@ def test_logsum_from_dual_with_accurate_derivative():
 
 
 # ------------------------------------------------- non-concave duals and jumps
-def brute_force(f_values: np.ndarray, log_eta: np.ndarray, w: float) -> tuple[float, float]:
-    """min over the grid of w**2/eta + f and its argmin eta."""
-    j = np.exp(2 * np.log(w) - log_eta) + f_values
-    i = int(np.argmin(j))
-    return float(j[i]), float(np.exp(log_eta[i]))
-
-
 @pytest.fixture(scope="module")
 def s_shaped():
     """f = eta**2/(1 + eta**2): bounded, not concave; jump at w = 1/sqrt(2) (eta_c = 1)."""
@@ -145,7 +139,7 @@ def test_two_bump_dual_matches_brute_force():
     got = num.evaluate(w)
     jumps = 0
     for i, x in enumerate(w):
-        j, eta_bf = brute_force(f_values, log_eta, x)
+        j, eta_bf = grid_eta_trick(f_values, log_eta, x)
         assert 2 * got.omega_increment[i] <= j + 1e-12
         assert abs(2 * got.omega_increment[i] - j) < 1e-9
         assert abs(np.log(got.eta_hat[i] / eta_bf)) < 1e-3
