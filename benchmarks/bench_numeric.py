@@ -24,14 +24,14 @@ import argparse
 import platform
 import time
 import tracemalloc
-from typing import Callable
+from collections.abc import Callable
 
 import mpmath
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 from symdual.numeric import dawson, hardconcrete, vardrop_approx, vardrop_exact
-from symdual.numeric.hard_concrete import HardConcrete
+from symdual.numeric.gates import HardConcrete
 from symdual.numeric.vardrop import _approx_increment
 
 Objective = Callable[[float, float], float]
@@ -87,7 +87,7 @@ def peak_memory(fun: Callable[[], object]) -> float:
 
 def max_rel_error(values: np.ndarray, reference: list[mpmath.mpf]) -> float:
     """Max relative error over the finite references."""
-    return max(float(abs((v - r) / r)) for v, r in zip(values, reference) if mpmath.isfinite(r))
+    return max(float(abs((v - r) / r)) for v, r in zip(values, reference, strict=False) if mpmath.isfinite(r))
 
 
 def main() -> None:

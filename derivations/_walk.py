@@ -9,7 +9,8 @@ the papers' closed forms (symbolically or with mpmath).  The exit code is 1 if a
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -69,7 +70,7 @@ def mp_max_rel(values: Callable[[np.ndarray], np.ndarray], reference: Callable[[
     worst = 0.0
     with mpmath.workdps(40):
         r0 = reference(mpmath.mpf(at))
-        for x, g in zip(points, got[:-1]):
+        for x, g in zip(points, got[:-1], strict=False):
             r = reference(mpmath.mpf(x))
             want = r - r0
             worst = max(worst, abs(float((g - got[-1]) - want)) / max(abs(float(want)), abs(float(r)), 1e-300))

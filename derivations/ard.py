@@ -8,10 +8,10 @@ Run: python derivations/ard.py
 import mpmath
 import numpy as np
 import sympy as sp
+from _walk import check, finish, header, step, verdicts
 from scipy.optimize import minimize
 
 from symdual.methods import ard as A
-from _walk import check, finish, header, step, verdicts
 
 entry, values = header("ard")
 X, tau = A.as_design(values["X"]), float(values["tau"])

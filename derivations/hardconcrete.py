@@ -8,10 +8,10 @@ Run: python derivations/hardconcrete.py     (beta = 2/3, gamma = -0.1, zeta = 1.
 import mpmath
 import numpy as np
 import sympy as sp
+from _walk import check, finish, header, step, verdicts
 
 from symdual.methods import hardconcrete as H
-from symdual.numeric.hard_concrete import HardConcrete
-from _walk import check, finish, header, step, verdicts
+from symdual.numeric.gates import HardConcrete
 
 entry, values = header("hardconcrete")
 beta, gamma, zeta, lam = (values[k] for k in ("beta", "gamma", "zeta", "lam"))
@@ -28,7 +28,7 @@ step("f(a) = P(s > 0) = P(L > t0 - log a) = sigmoid(log a - t0):", sp.simplify(p
 
 gate = HardConcrete(float(beta), float(gamma), float(zeta), float(lam))
 step("E[s] and E[s**2]: integrals of the gate against the logistic density between t0 and t1, plus the mass "
-     "P(s = 1); float64 by Gauss-Legendre, mpmath by tanh-sinh (symdual.numeric.hard_concrete), never sampled.")
+     "P(s = 1); float64 by Gauss-Legendre, mpmath by tanh-sinh (symdual.numeric.gates), never sampled.")
 bm, gm, zm = (mpmath.mpf(sp.N(x, 40)) for x in (beta, gamma, zeta))
 
 
@@ -102,7 +102,7 @@ def omega_ref(wv):  # 1/2 min over log a (grid, then golden section) and the lim
 pts = (0.05, 0.2, 0.4, float(wc) * 0.99, float(wc) * 1.01, 2.0)
 got = record.evaluate("omega", np.array(pts))
 ref = [omega_ref(mpmath.mpf(x)) for x in pts]
-err = max(abs(g - float(r)) / float(r) for g, r in zip(got, ref))
+err = max(abs(g - float(r)) / float(r) for g, r in zip(got, ref, strict=False))
 check("Omega numerics", err < 1e-8, f"engine vs mpmath minimisation over a (moments over u, 20 digits) at 6 points "
       f"across the jump: max rel err {err:.1e}")
 slope = H.slope_at_zero(beta, gamma, zeta, lam)

@@ -9,9 +9,9 @@ import itertools
 import sys
 
 import numpy as np
+from _walk import check, finish, header, step, verdicts
 
 from symdual.methods import hardthresh as HT
-from _walk import check, finish, header, step, verdicts
 
 entry, values = header("hardthresh", **({"k": sys.argv[1]} if len(sys.argv) > 1 else {}))
 k = int(values["k"])

@@ -4,8 +4,7 @@ Expected (docs/catalog.md): Omega = |w|, f(eta) = eta; sparse, biased, unbounded
 Run: python derivations/l1.py
 """
 import sympy as sp
-
-from _walk import check, eta, finish, header, mp_max_rel, step, verdicts, walk_rule, w
+from _walk import check, eta, finish, header, mp_max_rel, step, verdicts, w, walk_rule
 
 entry, values = header("l1")
 out = walk_rule(entry, values)

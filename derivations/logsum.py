@@ -8,8 +8,7 @@ import sys
 
 import mpmath
 import sympy as sp
-
-from _walk import check, eta, finish, header, mp_max_rel, same_up_to_constant, step, verdicts, walk_rule, w
+from _walk import check, eta, finish, header, mp_max_rel, same_up_to_constant, step, verdicts, w, walk_rule
 
 entry, values = header("logsum", **({"eps": sys.argv[1]} if len(sys.argv) > 1 else {}))
 eps = values["eps"]

@@ -9,21 +9,21 @@ import sys
 
 import mpmath
 import sympy as sp
+from _walk import check, eta, finish, header, mp_max_rel, step, verdicts, w, walk_rule
 
-from symdual.pieces import pieces
-from _walk import check, eta, finish, header, mp_max_rel, step, verdicts, walk_rule, w
+from symdual.piecewise import branches
 
-args = dict(zip(("a", "lam"), sys.argv[1:3]))
+args = dict(zip(("a", "lam"), sys.argv[1:3], strict=False))
 entry, values = header("mcp", **args)
 a, lam = values["a"], values["lam"]
 b = a * lam
 out = walk_rule(entry, values)
 
 step("Checks against the papers' closed forms.")
-inner = [e for e, _ in pieces(out["eta_hat"], w) if e != sp.oo]
+inner = [e for e, _ in branches(out["eta_hat"], w) if e != sp.oo]
 check("eta_hat = b w/(b - w) below b", sp.simplify(inner[0] - b * w / (b - w)) == 0, "symbolic (SymPy)")
 check("f = b eta/(eta + b)", sp.simplify(out["f"] - b * eta / (eta + b)) == 0, "symbolic (SymPy)")
-check("lam*Omega = Zhang's penalty below the knee", sp.simplify(lam * pieces(out["omega"], w)[0][0] - (lam * w - w**2 / (2 * a))) == 0,
+check("lam*Omega = Zhang's penalty below the knee", sp.simplify(lam * branches(out["omega"], w)[0][0] - (lam * w - w**2 / (2 * a))) == 0,
       "symbolic (SymPy)")
 record = verdicts(entry, values)
 bm = mpmath.mpf(sp.N(b, 50))

@@ -9,10 +9,9 @@ import sys
 import mpmath
 import numpy as np
 import sympy as sp
+from _walk import check, finish, header, mp_max_rel, step, verdicts, w, walk_rule
 
-from _walk import check, finish, header, mp_max_rel, step, verdicts, walk_rule, w
-
-entry, values = header("plain_dropout", **dict(zip(("p", "lam"), sys.argv[1:3])))
+entry, values = header("plain_dropout", **dict(zip(("p", "lam"), sys.argv[1:3], strict=False)))
 p, lam = values["p"], values["lam"]
 out = walk_rule(entry, values)
 

@@ -10,20 +10,20 @@ import sys
 
 import mpmath
 import sympy as sp
+from _walk import check, eta, finish, header, mp_max_rel, step, verdicts, w, walk_rule
 
-from symdual.pieces import pieces
-from _walk import check, eta, finish, header, mp_max_rel, step, verdicts, walk_rule, w
+from symdual.piecewise import branches
 
-args = dict(zip(("a", "lam"), sys.argv[1:3]))
+args = dict(zip(("a", "lam"), sys.argv[1:3], strict=False))
 entry, values = header("scad", **args)
 a, lam = values["a"], values["lam"]
 out = walk_rule(entry, values)
 
 step("Checks against the hand derivation.")
-parts = [e for e, _ in pieces(out["eta_hat"], w)]
+parts = [e for e, _ in branches(out["eta_hat"], w)]
 check("eta_hat pieces", sp.simplify(parts[0] - w) == 0 and sp.simplify(parts[1] - (a - 1) * lam * w / (a * lam - w)) == 0
       and parts[2] == sp.oo, "symbolic (SymPy)")
-fparts = pieces(out["f"], eta)
+fparts = branches(out["f"], eta)
 w_star = a * lam * eta / (eta + (a - 1) * lam)
 om_mid = (2 * a * lam * w - w**2 - lam**2) / (2 * (a - 1) * lam)
 f_mid = 2 * om_mid.subs(w, w_star) - w_star**2 / eta

@@ -9,11 +9,11 @@ import sys
 
 import mpmath
 import sympy as sp
+from _walk import check, eta, finish, header, mp_max_rel, step, verdicts, w, walk_rule
 
-from symdual.pieces import pieces
-from _walk import check, eta, finish, header, mp_max_rel, step, verdicts, walk_rule, w
+from symdual.piecewise import branches
 
-entry, values = header("standout", **dict(zip(("c", "lam"), sys.argv[1:3])))
+entry, values = header("standout", **dict(zip(("c", "lam"), sys.argv[1:3], strict=False)))
 c, lam = values["c"], values["lam"]
 out = walk_rule(entry, values)
 
@@ -21,7 +21,7 @@ step("Checks against the papers' closed forms and the hand derivation of f.")
 check("eta_hat = lam e**(w - c)", sp.simplify(out["eta_hat"] - lam * sp.exp(w - c)) == 0, "symbolic (SymPy)")
 omega_math = sp.exp(c) / lam * (1 - (1 + w) * sp.exp(-w))
 check("Omega = (e**c/lam)(1 - (1+w)e**(-w))", sp.simplify(out["omega"] - omega_math) == 0, "symbolic (SymPy)")
-(f0, dom0), (f1, _) = pieces(out["f"], eta)
+(f0, dom0), (f1, _) = branches(out["f"], eta)
 w_star = sp.log(eta / lam) + c
 check("f = 0 on (0, lam e**(-c)]", f0 == 0 and sp.simplify(dom0.sup - lam * sp.exp(-c)) == 0, "symbolic (SymPy)")
 check("f beyond", sp.simplify(sp.expand_log(f1 - (2 * sp.exp(c) / lam - ((1 + w_star) ** 2 + 1) / eta), force=True)) == 0,

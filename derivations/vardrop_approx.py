@@ -9,12 +9,11 @@ import sys
 import mpmath
 import numpy as np
 import sympy as sp
+from _walk import check, eta, finish, header, step, verdicts
 
 import symdual as sd
-
-from symdual.methods import vardrop as V
 from symdual.asymptotics import expansion_at_infinity, expansion_at_zero
-from _walk import check, eta, finish, header, step, verdicts
+from symdual.methods import vardrop as V
 
 entry, values = header("vardrop_approx", **({"lam": sys.argv[1]} if len(sys.argv) > 1 else {}))
 lam = values["lam"]
@@ -37,7 +36,7 @@ with mpmath.workdps(30):
     g = sp.lambdify(eta, eta**2 * fp, "mpmath")
     grid = [mpmath.mpf(10) ** (k / 10) for k in range(-80, 81)]
     vals = [g(e) for e in grid]
-check("eta**2 f'(eta) increasing (so eta_hat has no jump)", all(b > a for a, b in zip(vals, vals[1:])),
+check("eta**2 f'(eta) increasing (so eta_hat has no jump)", all(b > a for a, b in zip(vals, vals[1:], strict=False)),
       "161 log-spaced etas in [1e-8, 1e8] (mpmath, 30 digits)")
 step("f near 0+ (SymPy series): c eta + d eta**k3 + ...", sum(c * eta**e for c, e in expansion_at_zero(f, 3)))
 A, B, terms = expansion_at_infinity(f, 3)

@@ -9,12 +9,11 @@ import sys
 
 import mpmath
 import sympy as sp
+from _walk import check, eta, finish, header, step, verdicts
 
 import symdual as sd
-
-from symdual.methods import vardrop as V
 from symdual.asymptotics import expansion_at_zero
-from _walk import check, eta, finish, header, step, verdicts
+from symdual.methods import vardrop as V
 
 entry, values = header("vardrop_exact", **({"lam": sys.argv[1]} if len(sys.argv) > 1 else {}))
 lam = values["lam"]

@@ -9,14 +9,15 @@ in (s, eta), Topkis).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
 from . import properties as P
 from .bounded import bounded
-from .pieces import pieces
+from .piecewise import branches
 from .rules import w
 from .verdict import Verdict, Witness, witness
 
@@ -41,7 +42,7 @@ def _mp_fn(d: Any, piece: str) -> Callable | None:
 def assess(d: Any, timeout: Budget) -> dict[str, Verdict]:
     """All six verdicts of a derivation under construction (its pieces, limits, series, evaluators)."""
     by_construction = d.rule.kind == "dual"
-    parts = pieces(d.eta_hat, w) if d.eta_hat is not None else None
+    parts = branches(d.eta_hat, w) if d.eta_hat is not None else None
     grid = P.grid_for(parts)
     return {
         "monotone": _monotone(d, grid, by_construction, timeout),
@@ -59,7 +60,7 @@ def _monotone(d: Any, grid: np.ndarray, by_construction: bool, timeout: Budget) 
                                  "decreasing differences (Topkis); it may jump where f is not concave")
     if d.eta_hat is None:
         return Verdict("unknown", "symbolic", "eta_hat was not derived")
-    if any(e.is_number and e.is_negative for e, _ in pieces(d.eta_hat, w)):
+    if any(e.is_number and e.is_negative for e, _ in branches(d.eta_hat, w)):
         return Verdict("refuted", "symbolic", f"eta_hat = {d.eta_hat} is negative")
     proof = _run(P.monotone_proof, d.eta_hat, timeout=timeout)
     ev = _ev(d, "eta_hat")
@@ -159,11 +160,11 @@ def _continuity(d: Any, grid: np.ndarray, timeout: Budget) -> Verdict:
 
 
 def _continuity_proof(omega_prime: sp.Expr, lam_value: sp.Expr) -> str | None:
-    parts = pieces(omega_prime, w)
+    parts = branches(omega_prime, w)
     for e, where in parts:
         if not P.sign_proof(1 + lam_value * sp.diff(e, w), w, where):
             return None
-    for (e1, d1), (e2, _) in zip(parts, parts[1:]):
+    for (e1, d1), (e2, _) in zip(parts, parts[1:], strict=False):
         b = d1.sup
         if not (sp.limit(e2, w, b, "+") - sp.limit(e1, w, b, "-")).is_nonnegative:
             return None

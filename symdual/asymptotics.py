@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .pieces import head, tail
+from .piecewise import head, tail
 from .rules import eta, w
 
 C = sp.Symbol("C")

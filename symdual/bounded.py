@@ -11,8 +11,9 @@ import multiprocessing as mp
 import os
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 DEFAULT_TIMEOUT = 4.0
 """Default budget per CAS call, in seconds (unless SYMDUAL_TIMEOUT says otherwise)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .errors import DivergentPenalty, NoClosedForm
-from .pieces import from_pieces, head, pieces, tail
+from .piecewise import branches, from_branches, head, tail
 from .rules import eta, w
 
 
@@ -42,7 +42,7 @@ def simplest(expr: sp.Expr) -> sp.Expr:
         return candidate if sp.count_ops(candidate) < sp.count_ops(e) else e
 
     x = eta if eta in expr.free_symbols and w not in expr.free_symbols else w
-    return from_pieces([(one(e), where) for e, where in pieces(expr, x)], x)
+    return from_branches([(one(e), where) for e, where in branches(expr, x)], x)
 
 
 def _closed(expr: sp.Expr) -> sp.Expr:
@@ -54,9 +54,9 @@ def _closed(expr: sp.Expr) -> sp.Expr:
 def omega_integrand(eta_hat: sp.Expr) -> sp.Expr:
     """Omega'(w) = w/eta_hat(w) (0 where eta_hat is infinite)."""
     out = []
-    for e, where in pieces(eta_hat, w):
+    for e, where in branches(eta_hat, w):
         out.append((sp.Integer(0) if e in (sp.oo, sp.zoo) else tidy(w / e), where))
-    return from_pieces(out, w)
+    return from_branches(out, w)
 
 
 def omega_from_eta_hat(eta_hat: sp.Expr) -> sp.Expr:
@@ -71,15 +71,15 @@ def omega_from_eta_hat(eta_hat: sp.Expr) -> sp.Expr:
             f"the penalty diverges at w = 0: Omega(w) = {antiderivative} + C and its limit at 0+ "
             f"is {at_zero}; eta_hat(w) = {eta_hat} vanishes too fast at 0"
         )
-    return from_pieces([(tidy(e - at_zero), where) for e, where in pieces(antiderivative, w)], w)
+    return from_branches([(tidy(e - at_zero), where) for e, where in branches(antiderivative, w)], w)
 
 
 def eta_hat_from_omega(omega: sp.Expr) -> sp.Expr:
     """eta_hat(w) = w/Omega'(w), infinite where Omega' = 0."""
     out = []
-    for e, where in pieces(sp.diff(omega, w), w):
+    for e, where in branches(sp.diff(omega, w), w):
         out.append((sp.oo if e == 0 else tidy(w / e), where))
-    return from_pieces(out, w)
+    return from_branches(out, w)
 
 
 def _sample_points(lo: sp.Expr, hi: sp.Expr) -> list[sp.Expr]:
@@ -133,12 +133,12 @@ def f_from_omega(omega: sp.Expr, eta_hat: sp.Expr) -> sp.Expr:
     beyond eta_hat(oo) < oo it is +oo.
     """
     out: list[tuple[sp.Expr, sp.Set]] = []
-    omega_pieces = pieces(omega, w)
+    omega_pieces = branches(omega, w)
     start = sp.limit(head(eta_hat, w), w, 0, "+")
     if start != 0:
         out.append((2 * sp.limit(head(omega, w), w, 0, "+"), sp.Interval(0, start)))
     reached = start
-    for e, where in pieces(eta_hat, w):
+    for e, where in branches(eta_hat, w):
         if e in (sp.oo, sp.zoo):
             continue
         lo = sp.limit(e, w, where.inf, "+")
@@ -152,7 +152,7 @@ def f_from_omega(omega: sp.Expr, eta_hat: sp.Expr) -> sp.Expr:
     if reached != sp.oo:
         out.append((sp.oo, sp.Interval(reached, sp.oo)))
     out[0] = (out[0][0], sp.Interval(0, out[0][1].sup, True, out[0][1].right_open))
-    return from_pieces([(fe, dom) for fe, dom in out if dom.measure != 0], eta)
+    return from_branches([(fe, dom) for fe, dom in out if dom.measure != 0], eta)
 
 
 def stationary_w(f: sp.Expr) -> sp.Expr:
@@ -169,7 +169,7 @@ def omega_from_f(f: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     omega_parts: list[tuple[sp.Expr, sp.Set]] = []
     eta_parts: list[tuple[sp.Expr, sp.Set]] = []
     last_eta = sp.Integer(0)
-    for fe, where in pieces(f, eta):
+    for fe, where in branches(f, eta):
         if fe in (sp.oo, sp.zoo):
             break
         fp = sp.factor(sp.cancel(sp.diff(fe, eta)))
@@ -199,11 +199,11 @@ def omega_from_f(f: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
             raise NoClosedForm("f has no piece with f' > 0")
         omega_parts.append((tidy(value), sp.Interval(top, sp.oo)))
         eta_parts.append((argmin, sp.Interval(top, sp.oo)))
-    return from_pieces(omega_parts, w), from_pieces(eta_parts, w)
+    return from_branches(omega_parts, w), from_branches(eta_parts, w)
 
 
 def _last_finite(f: sp.Expr) -> sp.Expr:
-    return [fe for fe, _ in pieces(f, eta) if fe not in (sp.oo, sp.zoo)][-1]
+    return [fe for fe, _ in branches(f, eta) if fe not in (sp.oo, sp.zoo)][-1]
 
 
 def limit_at(expr: sp.Expr, point: sp.Expr) -> sp.Expr:

@@ -4,7 +4,7 @@ Every failure is an :class:`InputError` with a one-line message naming what is w
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import sympy as sp
@@ -12,6 +12,7 @@ import sympy as sp
 from .errors import InputError
 from .numeric.evaluators import ClosedForm
 from .rules import Rule, as_exact, lam, variable_of, w
+
 
 def given_rule(options: Mapping[str, object]) -> tuple[str, object]:
     chosen = [(k, v) for k, v in options.items() if v is not None]

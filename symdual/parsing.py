@@ -30,10 +30,10 @@ import ast
 import operator
 import re
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Callable, Mapping
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
@@ -346,7 +346,7 @@ class _Builder:
     def compare(self, node: ast.Compare, depth: int) -> Boolean:
         operands = [self.expr(item, depth + 1) for item in [node.left, *node.comparators]]
         parts = []
-        for op, left, right in zip(node.ops, operands, operands[1:]):
+        for op, left, right in zip(node.ops, operands, operands[1:], strict=False):
             if type(op) not in _COMPARISONS:
                 text = _OPERATOR_TEXT[type(op)]
                 raise ParseError(f"comparison {text!r} is not allowed (use <, <=, > or >=): {self.src(node)}")

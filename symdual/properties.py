@@ -14,13 +14,13 @@ that each one runs bounded in time.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import mpmath
 import numpy as np
 import sympy as sp
 
-from .pieces import pieces
+from .piecewise import branches
 from .rules import s, w
 from .verdict import Verdict, Witness, witness
 
@@ -101,13 +101,13 @@ def sign_proof(derivative: sp.Expr, x: sp.Symbol, where: sp.Set) -> bool:
 
 def monotone_proof(eta_hat: sp.Expr) -> str | None:
     """A proof that eta_hat is nondecreasing, or None (pure CAS; run bounded)."""
-    parts = pieces(eta_hat, w)
+    parts = branches(eta_hat, w)
     for e, where in parts:
         if e in (sp.oo, sp.zoo):
             continue
         if not sign_proof(e, w, where) or not sign_proof(sp.diff(e, w), w, where):
             return None  # eta_hat >= 0 too: a pole (w/(1 - w/2)) has a positive derivative
-    for (e1, d1), (e2, _) in zip(parts, parts[1:]):  # no downward jump at breakpoints
+    for (e1, d1), (e2, _) in zip(parts, parts[1:], strict=False):  # no downward jump at breakpoints
         left = sp.limit(e1, w, d1.sup, "-")
         right = sp.oo if e2 in (sp.oo, sp.zoo) else sp.limit(e2, w, d1.sup, "+")
         if not (right == sp.oo or (right - left).is_nonnegative):
@@ -122,7 +122,7 @@ def concavity_proof(omega: sp.Expr) -> tuple[str | None, bool]:
 
     Returns (proof or None, strictly_concave_somewhere).
     """
-    parts = pieces(omega, w)
+    parts = branches(omega, w)
     strict = False
     for e, where in parts:
         g = 2 * e.subs(w, sp.sqrt(s))
@@ -131,7 +131,7 @@ def concavity_proof(omega: sp.Expr) -> tuple[str | None, bool]:
         if not sign_proof(-g2, s, dom) or not sign_proof(g1, s, dom):
             return None, strict
         strict = strict or sp.simplify(g2) != 0
-    for (e1, d1), (e2, _) in zip(parts, parts[1:]):  # g' may only jump down
+    for (e1, d1), (e2, _) in zip(parts, parts[1:], strict=False):  # g' may only jump down
         b = d1.sup
         left = sp.limit(sp.diff(e1, w) / w, w, b, "-")
         right = sp.limit(sp.diff(e2, w) / w, w, b, "+")

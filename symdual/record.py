@@ -9,9 +9,10 @@ element) and :meth:`Derivation.evaluate_mp` (mpmath at any precision).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import mpmath
 import numpy as np
@@ -192,16 +193,16 @@ class Derivation:
 
 def _rate(kind: str, eta_hat: sp.Expr, lam_value: sp.Expr) -> sp.Expr:
     from .duality import tidy
-    from .pieces import from_pieces, pieces
+    from .piecewise import branches, from_branches
     from .rules import from_eta_hat, w
 
     out = []
-    for e, where in pieces(eta_hat, w):
+    for e, where in branches(eta_hat, w):
         if e in (sp.oo, sp.zoo):
             out.append((sp.Integer(0) if kind == "drop_rate" else sp.Integer(1), where))
         else:
             out.append((tidy(from_eta_hat(kind, e, lam_value)), where))
-    return from_pieces(out, w)
+    return from_branches(out, w)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def _pretty(expr: sp.Expr | None) -> str:
     return text if len(text.splitlines()) <= 8 else sp.sstr(expr)
 
 
-def summary(d: "Derivation") -> str:
+def summary(d: Derivation) -> str:
     """The terminal summary: pieces with provenance, series, verdicts, notes."""
     lines = [f"symdual derivation: {d.title()}   (lam = {d.lam})", ""]
     for label, piece, expr, var in (("eta_hat(w)", "eta_hat", d.eta_hat, "w"),
@@ -51,7 +51,7 @@ def summary(d: "Derivation") -> str:
     return "\n".join(lines)
 
 
-def latex_summary(d: "Derivation") -> str:
+def latex_summary(d: Derivation) -> str:
     """A LaTeX block (Jupyter's ``_repr_latex_`` and ``--latex``)."""
     rows = []
     for label, expr in ((r"\hat\eta(w)", d.eta_hat), (r"\Omega(w)", d.omega), (r"f(\eta)", d.f_dual),
@@ -63,7 +63,7 @@ def latex_summary(d: "Derivation") -> str:
     return "$$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$$"
 
 
-def vector_summary(v: "VectorPenalty") -> str:
+def vector_summary(v: VectorPenalty) -> str:
     """The terminal summary of a non-separable penalty."""
     lines = [f"symdual non-separable penalty: {v.title}", "",
              f"rule:       {v.rule_text}", f"eta_hat:    {v.eta_hat_text}",

@@ -12,8 +12,8 @@ All expressions are in the weight magnitude ``w >= 0`` (the penalty is even).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import sympy as sp
 

@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # `import oracles` from any test folder
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _catalog_record(name: str, params: tuple = ()):
     import symdual as sd
 

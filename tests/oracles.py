@@ -12,7 +12,7 @@ none of the code it checks (no symdual import), so a test comparing against it c
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import mpmath
 import numpy as np

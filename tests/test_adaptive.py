@@ -45,7 +45,7 @@ def test_scalar_prox_against_grid_search(pen, omega):
     z = np.array([-2.5, -0.4, -0.1, 0.0, 0.2, 0.35, 1.0, 3.0])
     u = ad.prox_scalar(z, pen.omega_prime, t)
     grid = np.linspace(-4, 4, 400_001)
-    for zi, ui in zip(z, u):
+    for zi, ui in zip(z, u, strict=False):
         ref = grid[np.argmin(0.5 * (grid - zi) ** 2 + t * omega(np.abs(grid)))]
         assert ui == pytest.approx(ref, abs=1e-4)
 

@@ -27,7 +27,7 @@ W_POINTS = (0.05, 0.3, 0.7, 1.2, 2.5, 4.0, 9.0)
 W0 = 1.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _record(name: str, params: tuple = ()):
     return sd.catalog.get(name, **dict(params))
 
@@ -41,7 +41,7 @@ def assert_increments(omega_np, reference, points=W_POINTS, w0=W0, rtol=1e-10):
     got = np.asarray(omega_np(np.array(list(points) + [w0])), dtype=float)
     with mpmath.workdps(40):
         ref0 = reference(mpmath.mpf(w0))
-        for w, g in zip(points, got[:-1]):
+        for w, g in zip(points, got[:-1], strict=False):
             want = reference(mpmath.mpf(w)) - ref0
             scale = max(abs(float(want)), abs(float(reference(mpmath.mpf(w)))), 1e-300)
             assert abs((g - got[-1]) - float(want)) <= rtol * scale, (w, g - got[-1], float(want))
@@ -245,7 +245,7 @@ def test_vardrop_series_match_the_eta_trick_minimum():
 def hc_dual(beta=mpmath.mpf(2) / 3, gamma=mpmath.mpf("-0.1"), zeta=mpmath.mpf("1.1"), lam=1):
     """(eta(a), f(a)) of the paper by quadrature over u in (0, 1), split at the clip breakpoints u0, u1."""
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def at(log_a):
         s_bar = lambda u: mpmath.sigmoid((mpmath.log(u) - mpmath.log(1 - u) + log_a) / beta) * (zeta - gamma) + gamma  # noqa: E731
         # s_bar(u) = 0 and 1: logit(u) = beta logit(-gamma/(zeta-gamma)) - log a, beta logit((1-gamma)/(zeta-gamma)) - log a
@@ -272,7 +272,7 @@ def test_hardconcrete_penalty_is_the_eta_trick_minimum_over_a():
     got = d.evaluate("omega", np.array(points))
     with mpmath.workdps(20):
         ref = [hc_omega(dual, mpmath.mpf(x)) for x in points]
-    for x, g, r in zip(points, got, ref):
+    for x, g, r in zip(points, got, ref, strict=False):
         assert abs(g - float(r)) <= 1e-8 * abs(float(r)), (x, g, r)
     assert got[-1] == pytest.approx(0.5, rel=1e-12)  # bounded: Omega = f(oo)/2 beyond the critical |w|
 

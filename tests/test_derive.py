@@ -7,7 +7,7 @@ output) and compared at 40 digits, up to the additive constant of Omega
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import mpmath
 import numpy as np
@@ -58,7 +58,7 @@ CASES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def derived(name: str) -> sd.Derivation:
     return sd.derive(**CASES[name][0])
 
@@ -208,7 +208,7 @@ def test_integral_beyond_budget_falls_back_to_accurate_numerics():
     got = d.evaluate("omega", xs)
     with mpmath.workdps(30):
         g = lambda t: 1 / (mpmath.exp(t**2) * mpmath.cbrt(1 + t))  # noqa: E731
-        for x, v in zip(xs, got):
+        for x, v in zip(xs, got, strict=False):
             ref = mpmath.quad(g, [0, x])
             assert abs(v - ref) <= 1e-10 * abs(ref)
     # the series at 0+ agrees with the quadrature where it is accurate
@@ -252,6 +252,6 @@ def test_closed_form_keeps_relative_accuracy_at_tiny_w(name):
     expected = CASES[name][1]
     xs = [1e-12, 1e-9, 1e-6, 1e-3, 1e-2, 0.2]
     got = d.evaluate("omega", np.array(xs))
-    for x, v in zip(xs, got):
+    for x, v in zip(xs, got, strict=False):
         ref = at40(expected, sp.Float(x, 40)) - at40(expected, 0)  # the papers' form, normalised here
         assert abs(v - ref) <= 1e-14 * abs(ref), (x, v, ref)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdual as sd
-from symdual.theorems.eta_trick import Dual, Reference, check_eta_trick
+from symdual.theorems.identity import Dual, Reference, check_eta_trick
 
 RULES = {
     "l1": dict(eta_hat="w"),

@@ -9,7 +9,7 @@ satisfy, at 30 digits and independently recomputed here:
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import mpmath
 import sympy as sp
@@ -52,7 +52,7 @@ FAMILIES = {  # eta_hat with one parameter a > 0
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def derived(family: str, a: sp.Rational) -> sd.Derivation:
     return sd.derive(eta_hat=FAMILIES[family](a))
 

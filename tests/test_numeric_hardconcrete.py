@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from symdual.numeric import hardconcrete
-from symdual.numeric.hard_concrete import HardConcrete
+from symdual.numeric.gates import HardConcrete
 
 DPS = 40
 DEFAULT = (Fraction(2, 3), "-0.1", "1.1")

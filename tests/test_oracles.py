@@ -4,9 +4,9 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import pytest
+from oracles import brute_force_prox, eta_trick_min, eta_trick_newton, grid_eta_trick, monte_carlo_dropout
 
 import symdual as sd
-from oracles import brute_force_prox, eta_trick_min, eta_trick_newton, grid_eta_trick, monte_carlo_dropout
 
 
 @pytest.mark.parametrize("z, step", [(2.5, 1.0), (-0.3, 0.5), (0.7, 0.7), (10.0, 3.0)])

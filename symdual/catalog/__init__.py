@@ -11,7 +11,8 @@ non-separable ones (``hardthresh``, ``ard``) a :class:`symdual.record.VectorPena
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import sympy as sp
 
@@ -54,8 +55,8 @@ def get(name: str, /, **params: Any) -> Any:
 
 def derive(method: Entry | str, params: Mapping[str, Any] | None = None, timeout: float | None = None) -> Any:
     """The record of a method at these parameters (validated), through :func:`symdual.derive`."""
-    from ..derivation import from_engine, resolve
     from ..derivation import derive as derive_rule
+    from ..derivation import from_engine, resolve
 
     e = entry(method) if isinstance(method, str) else method
     values = e.resolve(params)

@@ -18,7 +18,6 @@ import sympy as sp
 
 from .entry import Entry, Param, lam_param, positive
 
-
 L1 = Entry(
     name="l1", title="l1 (lasso)", citation="Tibshirani 1996", family="classical",
     kind="eta_hat", rule="w", rule_text="eta_hat(w) = |w|",

@@ -9,10 +9,9 @@ series, a non-separable record) the entry names it by its dotted name
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
-
-import sympy as sp
+from typing import Any
 
 from ..errors import InputError
 from ..rules import as_exact

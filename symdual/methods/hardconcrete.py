@@ -7,8 +7,8 @@ t0 = beta log(-gamma/zeta) and s = 1 above t1 = beta log((1 - gamma)/(zeta - 1))
 Dual, parametric in a (docs/catalog.md): f(a) = P(s > 0) = sigmoid(log a - t0),
 eta(a) = 1/(lam r(a)), r = E[s**2]/E[s]**2 - 1.  The moments are integrals
 between the clip breakpoints, computed exactly (never sampled) by
-:class:`symdual.numeric.hard_concrete.HardConcrete`, and the eta-trick by
-:func:`symdual.numeric.hard_concrete.hardconcrete`.
+:class:`symdual.numeric.gates.HardConcrete`, and the eta-trick by
+:func:`symdual.numeric.gates.hardconcrete`.
 
 What this module adds to the engine (exactly, or to the stated precision):
 

@@ -6,7 +6,7 @@ dropout duals (exact and approximate KL) and HardConcrete.
 """
 from .duals import from_dual, from_parametric, from_sympy_dual
 from .eta_trick import CriticalPoint, DualCurve, EtaTrickNumeric, Evaluation
-from .hard_concrete import HardConcrete, hardconcrete
+from .gates import HardConcrete, hardconcrete
 from .vardrop import vardrop_approx, vardrop_exact
 
 __all__ = [

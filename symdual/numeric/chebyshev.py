@@ -12,9 +12,9 @@ consecutive nodes, where the interpolation error peaks.  The error is
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 

@@ -13,7 +13,7 @@ lim Omega'(w) as w -> inf is estimated as sqrt(f'(1e200)).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import mpmath
 import numpy as np

@@ -33,10 +33,11 @@ interval reaches the float64 range).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import mpmath
 import numpy as np
@@ -136,7 +137,7 @@ class _Table:
     def evaluate(self, v: Array, parts: tuple[int, ...]) -> dict[int, Array]:
         """The requested parts (indices into :class:`Evaluation`) at v = log w."""
         rows = tuple(sorted({1 if p == OMEGA else 0 for p in parts}))
-        g = dict(zip(rows, self.cheb(v, rows)))
+        g = dict(zip(rows, self.cheb(v, rows), strict=False))
         shift = np.logaddexp(0.0, v)
         out = {}
         if OMEGA in parts:
@@ -155,7 +156,7 @@ def _increasing_runs(values: Array, noise: float) -> tuple[tuple[int, int], ...]
     merged, and ranges that rise by at most ``noise`` are dropped.
     """
     up = np.concatenate([[False], values[1:] > values[:-1], [False]])
-    raw = list(zip(np.flatnonzero(~up[:-1] & up[1:]), np.flatnonzero(up[:-1] & ~up[1:])))
+    raw = list(zip(np.flatnonzero(~up[:-1] & up[1:]), np.flatnonzero(up[:-1] & ~up[1:]), strict=False))
     runs: list[tuple[int, int]] = []
     for a, b in raw:
         if runs and values[runs[-1][1]] - values[a] <= noise:
@@ -515,7 +516,7 @@ class EtaTrickNumeric:
             w = mpmath.sqrt((f_sup - c.mp_f_increment(t)) * mpmath.exp(tau))
             return CriticalPoint(+w, mpmath.exp(tau), +t)
 
-    def certified(self, w_lo: float = 1e-6, w_hi: float = 1e6, n: int = 200, dps: int = 40) -> "EtaTrickNumeric":
+    def certified(self, w_lo: float = 1e-6, w_hi: float = 1e6, n: int = 200, dps: int = 40) -> EtaTrickNumeric:
         """A copy whose ``precision`` is measured: the max relative error of eta_hat,
         Omega - Omega(0) and Omega' against the mpmath path at ``dps`` digits on n
         log-spaced |w| in [w_lo, w_hi] (infinite or zero references must match exactly).
@@ -526,7 +527,7 @@ class EtaTrickNumeric:
         for i, x in enumerate(w):
             with mpmath.workdps(dps):
                 ref = self._solve_mp(x, dps)
-                for value, exact in zip((got[0][i], got[1][i], got[2][i]), ref):
+                for value, exact in zip((got[0][i], got[1][i], got[2][i]), ref, strict=False):
                     if mpmath.isinf(exact) or exact == 0:
                         err = 0.0 if value == exact else float("inf")
                     else:

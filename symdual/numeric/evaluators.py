@@ -8,8 +8,8 @@ w = +-inf take the symbolic limits, float16/32 input is accepted.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import mpmath
 import numpy as np

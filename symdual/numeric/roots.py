@@ -6,7 +6,7 @@ is the root up to rounding, whatever the starting point.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

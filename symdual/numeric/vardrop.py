@@ -25,7 +25,7 @@ but eta**2 f'(eta) is increasing, so the infimum has no jump; the global scan of
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import mpmath
 import numpy as np

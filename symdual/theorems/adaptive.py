@@ -22,8 +22,8 @@ return the right limit Omega'(0+) and ``eta_hat`` may return ``inf``.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -12,7 +12,7 @@ is checked against a direct multi-start L-BFGS minimisation in log eta.
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import minimize

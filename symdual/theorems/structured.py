@@ -29,7 +29,7 @@ DropBlock objective whenever P_r equals its lower bound there.
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
@@ -167,7 +167,7 @@ def correlated_masks(d: int, seed: int) -> list[tuple[tuple[int, ...], sp.Ration
     rng = np.random.default_rng(seed)
     weights = [int(v) for v in rng.integers(1, 20, 2**d)]
     total = sum(weights)
-    return [(b, sp.Rational(wt, total)) for b, wt in zip(itertools.product((0, 1), repeat=d), weights)]
+    return [(b, sp.Rational(wt, total)) for b, wt in zip(itertools.product((0, 1), repeat=d), weights, strict=False)]
 
 
 def check_general_masks(m: int = 2, n: int = 2, d: int = 3, seed: int = 0,
@@ -178,7 +178,7 @@ def check_general_masks(m: int = 2, n: int = 2, d: int = 3, seed: int = 0,
     C = sp.Matrix(d, d, lambda k, l: sum((p * b[k] * b[l] for b, p in law), sp.Integer(0)) - means[k] * means[l])
     U, V, Y = _factors(m, n, d)
     masks = [sp.Symbol(f"m_{k}") for k in range(d)]
-    outcomes = [(tuple(sp.Integer(bk) / mk for bk, mk in zip(b, means)), p) for b, p in law]
+    outcomes = [(tuple(sp.Integer(bk) / mk for bk, mk in zip(b, means, strict=False)), p) for b, p in law]
     derived = expect_over_outcomes(masked_loss(Y, U, V, masks), masks, outcomes) - frob2(Y - U * V.T)
     W = weight(C, means)
     claimed = sum((W[k, l] * (U[:, k].T * U[:, l])[0] * (V[:, k].T * V[:, l])[0]

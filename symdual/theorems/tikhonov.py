@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import sympy as sp
@@ -46,8 +46,8 @@ def bernoulli_outcomes(keep: Sequence[sp.Expr]) -> list[Outcome]:
     """All 2**d inverted-dropout masks m_j in {0, 1/q_j}, independent, P(m_j = 1/q_j) = q_j."""
     outcomes = []
     for kept in itertools.product((0, 1), repeat=len(keep)):
-        values = tuple(sp.Integer(0) if b == 0 else 1 / q for b, q in zip(kept, keep))
-        prob = sp.Mul(*[q if b else 1 - q for b, q in zip(kept, keep)])
+        values = tuple(sp.Integer(0) if b == 0 else 1 / q for b, q in zip(kept, keep, strict=False))
+        prob = sp.Mul(*[q if b else 1 - q for b, q in zip(kept, keep, strict=False)])
         outcomes.append((values, prob))
     return outcomes
 
@@ -63,7 +63,7 @@ def expect_over_outcomes(expr: sp.Expr, masks: Sequence[sp.Symbol], outcomes: Se
     """
     total = sp.Integer(0)
     for powers, coeff in _monomials(expr, masks):
-        moment = sum(prob * sp.Mul(*[v**a for v, a in zip(values, powers)]) for values, prob in outcomes)
+        moment = sum(prob * sp.Mul(*[v**a for v, a in zip(values, powers, strict=False)]) for values, prob in outcomes)
         total += coeff * moment
     return total
 
@@ -93,7 +93,7 @@ def _regression_symbols(n: int, d: int) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix
 
 def dropout_loss(X: sp.Matrix, y: sp.Matrix, wv: sp.Matrix, m: Sequence[sp.Expr]) -> sp.Expr:
     """1/2*||y - X(m*w)||**2."""
-    res = y - X * sp.Matrix([mj * wj for mj, wj in zip(m, wv)])
+    res = y - X * sp.Matrix([mj * wj for mj, wj in zip(m, wv, strict=False)])
     return (res.T * res)[0, 0] / 2
 
 
@@ -101,7 +101,7 @@ def tikhonov_loss(X: sp.Matrix, y: sp.Matrix, wv: sp.Matrix, r: Sequence[sp.Expr
     """1/2*||y - Xw||**2 + 1/2*sum_j r_j ||x_j||**2 w_j**2."""
     res = y - X * wv
     col2 = [(X[:, j].T * X[:, j])[0, 0] for j in range(X.shape[1])]
-    return (res.T * res)[0, 0] / 2 + sum(rj * c * wj**2 for rj, c, wj in zip(r, col2, wv)) / 2
+    return (res.T * res)[0, 0] / 2 + sum(rj * c * wj**2 for rj, c, wj in zip(r, col2, wv, strict=False)) / 2
 
 
 def is_identically_zero(expr: sp.Expr, params: Sequence[sp.Symbol]) -> bool:
@@ -150,7 +150,7 @@ def check_bernoulli_exact(n: int = 3, d: int = 2, ratio: Ratio = drop_to_keep_ra
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _gaussian_moments_by_integration() -> bool:
     """E m = 1 and E m**2 = 1 + sigma**2 for m = 1 + sigma*z, by integrating against the N(0,1) density."""
     z, s = sp.Symbol("z", real=True), sp.Symbol("sigma", positive=True)

@@ -15,15 +15,15 @@ checked against the numeric conjugate of its Omega (Omega = Omega**).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import mpmath
 import numpy as np
 import sympy as sp
 
 from ..bounded import bounded
-from ..pieces import pieces, tail
+from ..piecewise import branches, tail
 from ..rules import eta, w
 from .check import Check
 
@@ -72,7 +72,7 @@ def breakpoints(expr: sp.Expr | None, x: sp.Symbol) -> list[float]:
     """Finite, positive edges of the pieces of a piecewise expression."""
     if expr is None:
         return []
-    edges = {float(e) for _, where in pieces(expr, x) for e in (where.inf, where.sup)}
+    edges = {float(e) for _, where in branches(expr, x) for e in (where.inf, where.sup)}
     return sorted(e for e in edges if 0 < e < float("inf"))
 
 
@@ -102,7 +102,7 @@ class Dual:
     digits: int | None = None
 
     @classmethod
-    def of(cls, d, dps: int) -> "Dual":
+    def of(cls, d, dps: int) -> Dual:
         """The dual of a record: closed form, or numeric (float64 when it has no mpmath path)."""
         f, precision = record_fn(d, "f_dual", dps)
         if d.f_dual is None:
@@ -132,7 +132,7 @@ def conjugate(omega: MpFn, dps: int, digits: int | None = None,
         twice = [2 * omega(v) for v in vs]
 
     def f(x: mpmath.mpf) -> mpmath.mpf:
-        vals = [t - v**2 / x for v, t in zip(vs, twice)]
+        vals = [t - v**2 / x for v, t in zip(vs, twice, strict=False)]
         k = max(range(len(vals)), key=vals.__getitem__)
         if k == 0 or k == len(vals) - 1:
             return vals[k]
@@ -229,7 +229,7 @@ class Reference:
         """The global minimum of F_w over the scan and eta -> oo, refined where resolved."""
         with mpmath.workdps(self.dps):
             w2 = mpmath.mpf(w_value) ** 2
-            vals = [w2 / e + fe for e, fe in zip(self.etas, self.fs)]
+            vals = [w2 / e + fe for e, fe in zip(self.etas, self.fs, strict=False)]
             n = len(vals)
             k = min(range(n), key=vals.__getitem__)
             best = vals[k]
@@ -284,7 +284,7 @@ def _omega_errors(grid: list[float], mins: list[Minimum], om_vals: list[mpmath.m
     """
     worst, bad = 0.0, []
     base_ref, base = mins[0].value / 2, om_vals[0]
-    for x, m, o in zip(grid[1:], mins[1:], om_vals[1:]):
+    for x, m, o in zip(grid[1:], mins[1:], om_vals[1:], strict=False):
         delta = m.value / 2 - base_ref
         scale = abs(delta) if precise else max(abs(m.value) / 2, abs(base_ref), abs(delta))
         e = _rel(o - base, delta, scale)
@@ -298,7 +298,7 @@ def _eta_hat_errors(grid: list[float], mins: list[Minimum], etas: list[mpmath.mp
                     tol: float) -> tuple[float, int, list[str]]:
     """Worst relative error of eta_hat where the argmin is resolved; elsewhere eta_hat must lie in its bracket."""
     worst, bracketed, bad = 0.0, 0, []
-    for x, m, mine in zip(grid, mins, etas):
+    for x, m, mine in zip(grid, mins, etas, strict=False):
         if m.eta is not None:
             e = _rel(mine, m.eta, abs(m.eta))
             worst = max(worst, e)
@@ -385,8 +385,8 @@ def check_eta_trick(d, grid: list[float] | None = None, dps: int = 30, *, omega:
 def _identity_steps(omega: sp.Expr, eta_hat: sp.Expr, f: sp.Expr) -> list[str]:
     """Per piece of eta_hat: 2 Omega(w) - w**2/eta_hat - f(eta_hat) == 0 (SymPy)."""
     out = []
-    f_parts, om_parts = pieces(f, eta), pieces(omega, w)
-    for e, where in pieces(eta_hat, w):
+    f_parts, om_parts = branches(f, eta), branches(omega, w)
+    for e, where in branches(eta_hat, w):
         lo, hi = where.inf, where.sup
         probe = lo + 1 if hi == sp.oo else (lo + hi) / 2
         om = next(o for o, dom in om_parts if dom.contains(probe))

@@ -1,18 +1,19 @@
-"""Piecewise expressions in w >= 0 as explicit pieces with their domains.
+"""Piecewise expressions in w >= 0 as explicit branches with their domains.
 
 Rules such as MCP and SCAD are piecewise; every transform maps over the
-pieces, and every result is returned as pieces with explicit intervals.
+branches, and every result is returned as branches with explicit intervals.
+(A "piece" elsewhere in symdual is an evaluable part of a record: omega, eta_hat, f_dual, omega_prime.)
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import sympy as sp
 
 HALF_LINE = sp.Interval(0, sp.oo)
 
 
-def pieces(expr: sp.Expr, x: sp.Symbol, domain: sp.Set = HALF_LINE) -> list[tuple[sp.Expr, sp.Set]]:
+def branches(expr: sp.Expr, x: sp.Symbol, domain: sp.Set = HALF_LINE) -> list[tuple[sp.Expr, sp.Set]]:
     """``[(expression, interval), ...]`` covering ``domain``, in order of x."""
     folded = sp.piecewise_fold(expr)
     if not isinstance(folded, sp.Piecewise):
@@ -25,7 +26,7 @@ def pieces(expr: sp.Expr, x: sp.Symbol, domain: sp.Set = HALF_LINE) -> list[tupl
     return sorted(out, key=lambda ps: ps[1].inf)
 
 
-def from_pieces(parts: list[tuple[sp.Expr, sp.Set]], x: sp.Symbol) -> sp.Expr:
+def from_branches(parts: list[tuple[sp.Expr, sp.Set]], x: sp.Symbol) -> sp.Expr:
     """Rebuild one expression; a single piece comes back unwrapped."""
     if len(parts) == 1:
         return parts[0][0]
@@ -34,19 +35,19 @@ def from_pieces(parts: list[tuple[sp.Expr, sp.Set]], x: sp.Symbol) -> sp.Expr:
     return sp.Piecewise(*args)
 
 
-def map_pieces(expr: sp.Expr, x: sp.Symbol, fn: Callable[[sp.Expr], sp.Expr]) -> sp.Expr:
+def map_branches(expr: sp.Expr, x: sp.Symbol, fn: Callable[[sp.Expr], sp.Expr]) -> sp.Expr:
     """Apply ``fn`` to every piece, keeping the domains."""
-    return from_pieces([(fn(e), where) for e, where in pieces(expr, x)], x)
+    return from_branches([(fn(e), where) for e, where in branches(expr, x)], x)
 
 
 def head(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
     """The piece active just right of 0."""
-    return pieces(expr, x)[0][0]
+    return branches(expr, x)[0][0]
 
 
 def tail(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
     """The piece active as x -> oo."""
-    return pieces(expr, x)[-1][0]
+    return branches(expr, x)[-1][0]
 
 
 def is_piecewise(expr: sp.Expr) -> bool:

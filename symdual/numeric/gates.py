@@ -322,7 +322,7 @@ def _mp_rule(
         y0, y1 = mpmath.log(-gamma_ / zeta_), mpmath.log((1 - gamma_) / (zeta_ - 1))
         edges = [y0 + (y1 - y0) * k / panels for k in range(panels + 1)]
         rule = []
-        for left, right in zip(edges[:-1], edges[1:]):
+        for left, right in zip(edges[:-1], edges[1:], strict=False):
             mid, half = (left + right) / 2, (right - left) / 2
             for x, weight in GaussLegendre(mpmath.mp).calc_nodes(degree, prec):
                 y = mid + half * x

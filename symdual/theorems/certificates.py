@@ -14,8 +14,8 @@ and fails only if the rule was claimed monotone.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import mpmath
 import numpy as np
@@ -101,7 +101,7 @@ def monotone_counterexample(eta_hat: MpFn, grid: np.ndarray,
                             tol: float) -> tuple[float, float, mpmath.mpf, mpmath.mpf] | None:
     """The first grid pair a < b with eta_hat(a) > eta_hat(b) (beyond tol, relative), or None."""
     vals = [mpmath.mpf(eta_hat(x)) for x in grid]
-    for a, b, va, vb in zip(grid, grid[1:], vals, vals[1:]):
+    for a, b, va, vb in zip(grid, grid[1:], vals, vals[1:], strict=False):
         if va > vb * (1 + tol) and not (mpmath.isinf(va) and mpmath.isinf(vb)):
             return float(a), float(b), va, vb
     return None
@@ -120,7 +120,7 @@ def concavity(p: Pieces, grid: np.ndarray) -> Certificate:
     cert = Certificate("concave", f"g(s) = 2 Omega(sqrt s) midpoint-concave on {len(grid)} s = w**2, w in "
                        f"[{grid[0]:.0e}, {grid[-1]:.0e}]")
     g = [2 * p.omega(mpmath.mpf(x)) for x in grid]
-    for a, b, ga, gb in zip(grid, grid[1:], g, g[1:]):
+    for a, b, ga, gb in zip(grid, grid[1:], g, g[1:], strict=False):
         sm = (mpmath.mpf(a) ** 2 + mpmath.mpf(b) ** 2) / 2
         gm = 2 * p.omega(mpmath.sqrt(sm))
         chord = (ga + gb) / 2
@@ -179,10 +179,10 @@ def majoriser(p: Pieces) -> Majoriser:
 def _pairs(rng: np.random.Generator, n: int, focus: tuple[float, float] | None) -> list[tuple[float, float]]:
     """Half wide pairs (w, w0 log-uniform in [1e-3, 1e3]), half near ones w = w0 (1 + delta), |delta| <= 0.5;
     with ``focus`` (a monotonicity counterexample a < b), w0 also spans [a, b]."""
-    wide = list(zip(_rng_logs(rng, n // 2), _rng_logs(rng, n // 2)))
+    wide = list(zip(_rng_logs(rng, n // 2), _rng_logs(rng, n // 2), strict=False))
     w0 = _rng_logs(rng, n - n // 2)
     delta = rng.uniform(-0.5, 0.5, n - n // 2)
-    near = list(zip(w0 * (1 + delta), w0))
+    near = list(zip(w0 * (1 + delta), w0, strict=False))
     if focus is not None:
         a, b = focus
         for x0 in np.linspace(a, b, 9):
@@ -212,7 +212,7 @@ def descent(p: Pieces, rng: np.random.Generator, n: int) -> Certificate:
     z = _rng_logs(rng, n) * rng.choice([-1, 1], n)
     w0 = z * rng.uniform(0, 1.5, n)
     lams = _rng_logs(rng, n, -2, 2)
-    for zi, xi, li in zip(z, w0, lams):
+    for zi, xi, li in zip(z, w0, lams, strict=False):
         zi, xi, li = mpmath.mpf(zi), mpmath.mpf(xi), mpmath.mpf(li)
         e = p.eta_hat(abs(xi))
         x1 = zi if mpmath.isinf(e) else zi * e / (e + li)
