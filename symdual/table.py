@@ -44,13 +44,13 @@ def _piece(expr: Any) -> dict[str, str]:
     """Text and LaTeX; a piecewise expression in w as 'e1 (w <= b1); e2 (w <= b2); e3 (w > b2)'."""
     import sympy as sp
 
-    from .pieces import is_piecewise, pieces
+    from .piecewise import branches, is_piecewise
     from .rules import w
 
     expr = _readable(expr)
     text = sp.sstr(expr)
     if is_piecewise(expr) and expr.free_symbols <= {w}:
-        parts = pieces(expr, w)
+        parts = branches(expr, w)
         text = "; ".join(f"{sp.sstr(e)} (w <= {sp.sstr(where.sup)})" if i < len(parts) - 1 else
                          f"{sp.sstr(e)} (w > {sp.sstr(where.inf)})" for i, (e, where) in enumerate(parts))
     return {"text": text, "latex": sp.latex(expr)}
@@ -209,7 +209,7 @@ def build_rows(names: list[str], use_cache: bool = True) -> tuple[list[dict[str,
         else:
             derived.append(name)
             try:
-                record = entry.derive(values)
+                record = catalog.derive(entry, values)
             except Exception as exc:  # noqa: BLE001 - one failing method must not hide the others
                 rows.append(_error_row(entry, values, exc))
                 continue

@@ -91,7 +91,7 @@ def _sparse(d) -> bool:
 
 def _adaptive(run: Run, d, label: str, lam: float, quick: bool) -> None:
     """Adaptive dropout on a sparse regression with the record's eta_hat and Omega'."""
-    if "eta_hat" not in d.numeric or "omega_prime" not in d.numeric:
+    if not (d.can_evaluate("eta_hat") and d.can_evaluate("omega_prime")):
         run.skipped.append(f"adaptive.{label}: eta_hat or Omega' not available")
         return
     run.attempt(f"adaptive.{label}", _from_module(run, "adaptive", lambda mod: mod.check_adaptive(
@@ -102,8 +102,8 @@ def _adaptive(run: Run, d, label: str, lam: float, quick: bool) -> None:
 def scalar_checks(run: Run, d, label: str, groups: tuple[str, ...], quick: bool,
                   claimed: bool | None = None) -> None:
     """The eta-trick identity and the duality certificates of one scalar record (those in ``groups``)."""
-    from .theorems.duality_theorem import check_duality
-    from .theorems.eta_trick import check_eta_trick
+    from .theorems.certificates import check_duality
+    from .theorems.identity import check_eta_trick
 
     if "eta_trick" in groups:
         run.attempt(f"eta_trick.{label}", lambda: check_eta_trick(d, quick=quick, label=label))
@@ -157,7 +157,7 @@ def _nonseparable_check(name: str, d) -> Check:
 
     if name == "hardthresh":
         k = int(d.params["k"])
-        from .catalog import hardthresh
+        from .methods import hardthresh
 
         return check_hardthresh(lambda v: hardthresh.omega(v, min(k, 3)), lambda v: hardthresh.eta_hat(v, min(k, 3)),
                                 min(k, 3))

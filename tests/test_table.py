@@ -70,7 +70,7 @@ def test_warm_table_comes_from_the_cache_without_deriving(cache_dir, capsys, mon
     def no_derivation(*args, **kwargs):
         raise AssertionError("derived although cached")
 
-    monkeypatch.setattr(sd.catalog.Entry, "derive", no_derivation)
+    monkeypatch.setattr(sd.catalog, "derive", no_derivation)
     _, warm, _ = run_table(capsys)
     assert warm.splitlines()[:-1] == cold.splitlines()[:-1]
     assert "3 of 3 rows from the cache, 0 derived" in warm.splitlines()[-1]
@@ -119,7 +119,7 @@ def test_a_failing_derivation_gives_an_error_row_and_is_not_cached(cache_dir, ca
     def broken(self, params=None, timeout=None):
         raise RuntimeError("numeric engine unavailable")
 
-    monkeypatch.setattr(sd.catalog.Entry, "derive", broken)
+    monkeypatch.setattr(sd.catalog, "derive", broken)
     code, out, _ = run_table(capsys, "--method", "l1")
     assert code == 0
     assert "FAILED" in out and "0 of 1 rows from the cache" in out

@@ -10,7 +10,7 @@ import symdual as sd
 from symdual import verify
 from symdual.cli import main
 from symdual.theorems.check import Check
-from symdual.theorems.duality_theorem import check_duality
+from symdual.theorems.certificates import check_duality
 
 MONOTONE = {
     "l1": dict(eta_hat="w"),

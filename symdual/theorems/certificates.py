@@ -22,7 +22,7 @@ import numpy as np
 
 from ..properties import Verdict
 from .check import Check
-from .eta_trick import Dual, MpFn, is_exact, record_breakpoints, record_fn
+from .identity import Dual, MpFn, is_exact, record_breakpoints, record_fn
 
 TOL_EXACT = 1e-12
 """Relative tolerance of every certificate when Omega, eta_hat (and f) are closed forms."""
