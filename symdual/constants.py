@@ -8,9 +8,3 @@ MOLCHANOV_K = ("0.63576", "1.87320", "1.48695")
 
 HARD_CONCRETE = {"beta": "2/3", "gamma": "-1/10", "zeta": "11/10"}
 """Temperature and stretch of the HardConcrete gate (Louizos, Welling & Kingma 2018)."""
-
-LOGSUM_EPS = "2"
-"""eps of LogSum in Figure 1 and the case study of LeJeune et al. (2021)."""
-
-PRUNE_KEEP_PROB = "0.05"
-"""A weight counts as zero when its keep probability eta/(eta + lam) is below this (LeJeune et al. 2021)."""

@@ -591,6 +591,11 @@ class EtaTrickNumeric:
         return f"EtaTrickNumeric({self.name!r}, precision={self.precision:.1e})"
 
 
+def mp_sigmoid(x: mpmath.mpf) -> mpmath.mpf:
+    """1/(1 + e**-x) at the working precision."""
+    return 1 / (1 + mpmath.exp(-x))
+
+
 def to_mpf(value: object) -> mpmath.mpf:
     """A parameter as mpf at the working precision: floats by their decimal repr, Fractions exactly."""
     if isinstance(value, Fraction):

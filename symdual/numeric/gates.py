@@ -43,7 +43,8 @@ import numpy as np
 from mpmath.calculus.quadrature import GaussLegendre
 from scipy.special import expit, log_expit
 
-from .eta_trick import DualCurve, EtaTrickNumeric, to_mpf
+from ..constants import HARD_CONCRETE
+from .eta_trick import DualCurve, EtaTrickNumeric, mp_sigmoid, to_mpf
 
 Array = np.ndarray
 LOG_A_RANGE = (-760.0, 30.0)
@@ -66,9 +67,9 @@ class HardConcrete:
     repr and Fractions exactly (beta = 2/3 by default).
     """
 
-    beta: numbers.Real = Fraction(2, 3)
-    gamma: numbers.Real = -0.1
-    zeta: numbers.Real = 1.1
+    beta: numbers.Real = Fraction(HARD_CONCRETE["beta"])
+    gamma: numbers.Real = float(Fraction(HARD_CONCRETE["gamma"]))
+    zeta: numbers.Real = float(Fraction(HARD_CONCRETE["zeta"]))
     lam: numbers.Real = 1.0
 
     def __post_init__(self) -> None:
@@ -208,7 +209,7 @@ class HardConcrete:
     def _mp_scaled_moments(self, t: mpmath.mpf, upper: bool, slopes: bool) -> list[mpmath.mpf]:
         """mpmath version of ``_scaled_moments``, on the rule of :func:`_mp_rule`."""
         beta, _, _, y0, y1 = self._mp_params()
-        sig = _mp_sigmoid
+        sig = mp_sigmoid
         if upper:
             b = beta * y0
             mass = mpmath.exp(b) * sig(t - b)
@@ -269,13 +270,13 @@ class HardConcrete:
     def mp_f(self, log_a: object) -> mpmath.mpf:
         """f(a) = P(s > 0), mpmath."""
         beta, _, _, y0, _ = self._mp_params()
-        return _mp_sigmoid(mpmath.mpf(log_a) - beta * y0)
+        return mp_sigmoid(mpmath.mpf(log_a) - beta * y0)
 
     def _mp_stationarity(self, t: mpmath.mpf) -> mpmath.mpf:
         beta, _, _, y0, _ = self._mp_params()
         tau, slope = self.mp_log_eta(t, slope=True)
         z = t - beta * y0
-        return tau + mpmath.log(_mp_sigmoid(z) * _mp_sigmoid(-z) / slope)
+        return tau + mpmath.log(mp_sigmoid(z) * mp_sigmoid(-z) / slope)
 
     # -------------------------------------------------------------- gates
     def sample_gates(self, log_a: float, size: int, rng: np.random.Generator) -> Array:
@@ -301,10 +302,6 @@ class HardConcrete:
         )
 
 
-def _mp_sigmoid(x: mpmath.mpf) -> mpmath.mpf:
-    return 1 / (1 + mpmath.exp(-x))
-
-
 @lru_cache(maxsize=16)
 def _mp_rule(
     beta: numbers.Real, gamma: numbers.Real, zeta: numbers.Real, panels: int, prec: int
@@ -326,16 +323,16 @@ def _mp_rule(
             mid, half = (left + right) / 2, (right - left) / 2
             for x, weight in GaussLegendre(mpmath.mp).calc_nodes(degree, prec):
                 y = mid + half * x
-                sbar = -zeta_ * _mp_sigmoid(y) * mpmath.expm1(y0 - y)
-                dbar = -(1 - gamma_) * _mp_sigmoid(-y) * mpmath.expm1(y - y1)
+                sbar = -zeta_ * mp_sigmoid(y) * mpmath.expm1(y0 - y)
+                dbar = -(1 - gamma_) * mp_sigmoid(-y) * mpmath.expm1(y - y1)
                 rule.append((y, half * weight, mpmath.exp(beta_ * y), mpmath.exp(-beta_ * y), sbar, dbar))
         return rule
 
 
 def hardconcrete(
-    beta: numbers.Real = Fraction(2, 3),
-    gamma: numbers.Real = -0.1,
-    zeta: numbers.Real = 1.1,
+    beta: numbers.Real = Fraction(HARD_CONCRETE["beta"]),
+    gamma: numbers.Real = float(Fraction(HARD_CONCRETE["gamma"])),
+    zeta: numbers.Real = float(Fraction(HARD_CONCRETE["zeta"])),
     lam: numbers.Real = 1.0,
     *,
     tabulate: bool = True,

@@ -29,11 +29,11 @@ from collections.abc import Callable
 
 import mpmath
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, log_expit
 
 from ..constants import MOLCHANOV_K
 from . import dawson
-from .eta_trick import DualCurve, EtaTrickNumeric, to_mpf
+from .eta_trick import DualCurve, EtaTrickNumeric, mp_sigmoid, to_mpf
 
 Array = np.ndarray
 _MP_K = MOLCHANOV_K
@@ -127,41 +127,33 @@ def vardrop_exact(lam: float = 1.0) -> EtaTrickNumeric:
 
 
 # ----------------------------------------------------------- approximate KL
-def _log_sigmoid(x: Array) -> Array:
-    return -np.logaddexp(0.0, -x)
-
-
 def _approx_increment(tau: Array) -> Array:
     """2*k1*sigmoid(k3*tau - k2) + log(1 + e**tau) (lam = 1, f0 = 0)."""
     tau = np.asarray(tau, dtype=float)
-    return 2 * K1 * np.exp(_log_sigmoid(K3 * tau - K2)) + np.logaddexp(0.0, tau)
+    return 2 * K1 * np.exp(log_expit(K3 * tau - K2)) + np.logaddexp(0.0, tau)
 
 
 def _approx_stationarity(tau: Array) -> tuple[Array, Array]:
     """L = tau + log(2 k1 k3 s(z) s(-z) + s(tau)), z = k3*tau - k2, s = sigmoid; and dL/dtau."""
     tau = np.asarray(tau, dtype=float)
     z = K3 * tau - K2
-    log_a = np.log(2 * K1 * K3) + _log_sigmoid(z) + _log_sigmoid(-z)
-    log_b = _log_sigmoid(tau)
+    log_a = np.log(2 * K1 * K3) + log_expit(z) + log_expit(-z)
+    log_b = log_expit(tau)
     log_sum = np.logaddexp(log_a, log_b)
     a, b = np.exp(log_a - log_sum), np.exp(log_b - log_sum)
-    s_z, s_t = np.exp(_log_sigmoid(z)), np.exp(_log_sigmoid(tau))
+    s_z, s_t = np.exp(log_expit(z)), np.exp(log_expit(tau))
     return tau + log_sum, 1 + a * K3 * (1 - 2 * s_z) + b * (1 - s_t)
 
 
 def _mp_approx_increment(tau: mpmath.mpf) -> mpmath.mpf:
     k1, k2, k3 = (mpmath.mpf(k) for k in _MP_K)
-    return 2 * k1 * _mp_sigmoid(k3 * tau - k2) + mpmath.log1p(mpmath.exp(tau))
+    return 2 * k1 * mp_sigmoid(k3 * tau - k2) + mpmath.log1p(mpmath.exp(tau))
 
 
 def _mp_approx_stationarity(tau: mpmath.mpf) -> mpmath.mpf:
     k1, k2, k3 = (mpmath.mpf(k) for k in _MP_K)
     z = k3 * tau - k2
-    return tau + mpmath.log(2 * k1 * k3 * _mp_sigmoid(z) * _mp_sigmoid(-z) + _mp_sigmoid(tau))
-
-
-def _mp_sigmoid(x: mpmath.mpf) -> mpmath.mpf:
-    return 1 / (1 + mpmath.exp(-x))
+    return tau + mpmath.log(2 * k1 * k3 * mp_sigmoid(z) * mp_sigmoid(-z) + mp_sigmoid(tau))
 
 
 def kl_approx_f(eta: Array, lam: float = 1.0) -> Array:
