@@ -8,7 +8,6 @@ Right panel: the same penalties summed over a unit-norm k-sparse w in R^32
 """
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def figure1_data() -> dict:
     left, right = {}, {}
     for label, name, params, scale in FIGURE1:
         d = catalog.get(name, **params)
-        omega = lambda x: d.evaluate("omega", np.asarray(x, dtype=float))  # noqa: E731
+        omega = lambda x, d=d: d.evaluate("omega", np.asarray(x, dtype=float))  # noqa: E731
         left[label] = scale * (omega(w) - omega([w[0]])[0])
         at0 = omega([0.0])[0]
         right[label] = np.array([0.0] + [scale * k * (omega([1 / math.sqrt(k)])[0] - at0) for k in ks[1:]])
@@ -64,7 +63,7 @@ def plot_figure1(path: Path) -> Path:
         ax2.plot(data["k"], shown, label=label, **style)
         if not np.all(np.isfinite(values)):
             k_inf = data["k"][~np.isfinite(values)][0]
-            ax2.annotate(r"$+\infty$ for $k > %d$" % (k_inf - 1), (k_inf, 0.9 * finite_max), fontsize=8)
+            ax2.annotate(rf"$+\infty$ for $k > {k_inf - 1}$", (k_inf, 0.9 * finite_max), fontsize=8)
     ax2.set_xlabel(r"sparsity $k$ of $w \in \mathbb{R}^{32}$, $w_j = 1/\sqrt{k}$ for $j \leq k$")
     ax2.set_ylabel(r"$\lambda \sum_j (\Omega(w_j) - \Omega(0))$")
     ax2.set_title("Unit-norm k-sparse vectors")
@@ -74,13 +73,3 @@ def plot_figure1(path: Path) -> Path:
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="paper_figures/out", help="output folder (default paper_figures/out)")
-
-
-def run(args: argparse.Namespace) -> int:
-    path = plot_figure1(Path(args.out) / "figure1.png")
-    print(f"wrote {path}")
-    return 0

@@ -5,6 +5,7 @@
     symdual table --format latex       # a LaTeX tabular
     symdual table --method mcp --method vardrop_exact --no-cache
 
+Rows are built and rendered here; the command's options are in symdual.cli.table.
 Each row is derived by the catalog (symdual.catalog) at the entry's default
 parameters and cached on disk as JSON (symdual.cache), keyed by the
 package's source, the library versions, the method and its parameters;
@@ -12,9 +13,7 @@ the last line says where the cache lives.
 """
 from __future__ import annotations
 
-import argparse
 import shutil
-import sys
 import time
 from typing import Any
 
@@ -25,8 +24,8 @@ MARK_TEXT = {"proved": "✓", "supported": "(✓)", "refuted": "✗", "unknown":
 MARK_LATEX = {"proved": r"\checkmark", "supported": r"(\checkmark)", "refuted": r"$\times$", "unknown": "?"}
 LEGEND = "✓ proved   (✓) supported numerically   ✗ refuted   ? unknown   ! differs from the entry's expectation"
 KIND_LABEL = {"eta_hat": ("eta_hat(w)", r"\hat\eta(w)"), "keep_prob": ("q(w)", "q(w)"), "drop_rate": ("p(w)", "p(w)"),
-              "variance": ("sigma**2(w)", r"\sigma^2(w)"), "ratio": ("r(w)", "r(w)"), "penalty": ("Omega(w)", r"\Omega(w)"),
-              "dual": ("f(eta)", r"f(\eta)")}
+              "variance": ("sigma**2(w)", r"\sigma^2(w)"), "ratio": ("r(w)", "r(w)"),
+              "penalty": ("Omega(w)", r"\Omega(w)"), "dual": ("f(eta)", r"f(\eta)")}
 
 
 # ------------------------------------------------------------------ rows
@@ -193,8 +192,13 @@ def _error_row(entry: Any, values: dict[str, Any], exc: Exception) -> dict[str, 
             "omega_method": "FAILED", "notes": [message], "lam_mapping": entry.lam_mapping}
 
 
-def build_rows(names: list[str], use_cache: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The rows of ``names`` (cached), and how they were obtained: {"hits", "derived", "seconds"}."""
+def build_rows(names: list[str], use_cache: bool = True,
+               timeout: float | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows of ``names`` (cached), and how they were obtained: {"hits", "derived", "seconds"}.
+
+    ``timeout`` is the budget in seconds of each CAS call of a derivation (None: the default); a
+    row derived under a given budget is cached apart from the rows derived under the default.
+    """
     from . import cache, catalog
 
     rows, hits, derived = [], 0, []
@@ -202,14 +206,15 @@ def build_rows(names: list[str], use_cache: bool = True) -> tuple[list[dict[str,
     for name in names:
         entry = catalog.entry(name)
         values = entry.resolve()
-        k = cache.key("table-row", ROW_VERSION, name, _param_key(values))
+        budget = () if timeout is None else (("timeout", float(timeout)),)
+        k = cache.key("table-row", ROW_VERSION, name, _param_key(values), *budget)
         row = cache.load(NAMESPACE, k) if use_cache else None
         if row is not None:
             hits += 1
         else:
             derived.append(name)
             try:
-                record = catalog.derive(entry, values)
+                record = catalog.derive(entry, values, timeout=timeout)
             except Exception as exc:  # noqa: BLE001 - one failing method must not hide the others
                 rows.append(_error_row(entry, values, exc))
                 continue
@@ -241,7 +246,7 @@ def render_text(rows: list[dict[str, Any]], width: int | None = None) -> str:
     rule_w, eta_w = max(12, free * 3 // 10), max(12, free * 25 // 100)
     omega_w = max(16, free - rule_w - eta_w)
     widths = [method_w, rule_w, eta_w, omega_w] + fixed + [prov_w]
-    line = lambda cells: " | ".join(c.ljust(w_) for c, w_ in zip(cells, widths)).rstrip()  # noqa: E731
+    line = lambda cells: " | ".join(c.ljust(w_) for c, w_ in zip(cells, widths, strict=False)).rstrip()  # noqa: E731
     out = [line(heads), "-+-".join("-" * w_ for w_ in widths)]
     for r in rows:
         cells = [r["name"], _cut(r["rule"]["text"], rule_w), _cut(r["eta_hat"]["text"], eta_w),
@@ -301,39 +306,3 @@ def render_latex(rows: list[dict[str, Any]]) -> str:
 
 
 RENDER = {"text": render_text, "md": render_md, "latex": render_latex}
-
-
-# ------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=sorted(RENDER), default="text", help="output format (default text)")
-    parser.add_argument("--method", action="append", default=None, metavar="NAME",
-                        help="only this catalog method (repeatable; default: all)")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="derive every row afresh, no cache read or write (the cache lives in "
-                             "$SYMDUAL_CACHE_DIR, default ~/.cache/symdual)")
-    parser.add_argument("--verbose", action="store_true", help="also print provenance, notes and verdict details")
-
-
-def run(args: argparse.Namespace) -> int:
-    from . import cache, catalog
-
-    names = args.method or catalog.names()
-    for name in names:
-        catalog.entry(name)  # InputError listing the known names
-    rows, info = build_rows(list(dict.fromkeys(names)), use_cache=not args.no_cache)
-    print(RENDER[args.format](rows))
-    if args.verbose:
-        for r in rows:
-            print(f"\n{r['name']} ({r['params']}; {r['citation']})")
-            for piece, prov in r.get("provenance_full", {"omega": r["provenance"]}).items():
-                print(f"  {piece}: {prov}")
-            for k, v in r["verdicts"].items():
-                print(f"  {k:<13} {v['status']:<10} {v['detail']}")
-            for n in r["notes"]:
-                print("  - " + " ".join(n.split()))
-    where = "disabled (--no-cache)" if args.no_cache else str(cache.cache_dir() / NAMESPACE)
-    footer = (f"cache: {where}; {info['hits']} of {len(rows)} rows from the cache, "
-              f"{len(info['derived'])} derived, {info['seconds']:.2f} s")
-    sys.stdout.flush()
-    print(footer, file=sys.stdout if args.format == "text" else sys.stderr)
-    return 0

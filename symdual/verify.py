@@ -10,20 +10,16 @@ subquadratic penalty => majorise-minimise), ``adaptive`` (adaptive dropout
 solves the penalised problem), ``structured`` (Pal et al.). With a rule
 option only the checks that apply to that rule run. Exit code 1 if any
 check fails.
+
+The checks are run here; the command's options are in symdual.cli.verify.
+``timeout`` (each function's keyword) is the budget in seconds of each CAS
+call of the derivations made here (None: the default).
 """
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
-import sys
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-import numpy as np
-
-from .cli import RULE_OPTIONS, add_rule_arguments, rule_kwargs
 from .theorems.check import Check
 
 GROUPS = ("tikhonov", "eta_trick", "duality", "adaptive", "structured")
@@ -51,27 +47,21 @@ class Run:
         self.checks += out if isinstance(out, list) else [out]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_rule_arguments(parser, required=False)
-    parser.add_argument("--json", action="store_true", help="print the checks as a JSON list")
-    parser.add_argument("--quick", action="store_true", help="a faster subset (smaller grids and samples)")
-    parser.add_argument("--only", action="append", choices=GROUPS, metavar="NAME",
-                        help=f"run only this group (repeatable): {', '.join(GROUPS)}")
-
-
 def _theorem_module(name: str):
-    """symdual.theorems.<name>, or None if that module does not exist (other import errors propagate)."""
-    full = f"symdual.theorems.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name == full:
-            return None
-        raise
+    """The module symdual.theorems.<name> of a theorem group, imported when first needed."""
+    if name == "tikhonov":
+        from .theorems import tikhonov as mod
+    elif name == "structured":
+        from .theorems import structured as mod
+    elif name == "adaptive":
+        from .theorems import adaptive as mod
+    else:
+        raise ValueError(f"no theorem module {name!r}")
+    return mod
 
 
 def _from_module(run: Run, name: str, call: Callable) -> Callable[[], list[Check]]:
-    """A thunk running ``call(module)``; a missing module gives no check and a 'not available' line."""
+    """A thunk running ``call(module)``; a module that is not available (None) gives no check and a line."""
     def go() -> list[Check]:
         mod = _theorem_module(name)
         if mod is None:
@@ -89,9 +79,14 @@ def _sparse(d) -> bool:
     return v is not None and v.status in ("proved", "supported")
 
 
+def _can(d, piece: str) -> bool:
+    """Whether the record can evaluate ``piece`` (``can_evaluate``, or the older ``numeric`` set)."""
+    return d.can_evaluate(piece) if hasattr(d, "can_evaluate") else piece in d.numeric
+
+
 def _adaptive(run: Run, d, label: str, lam: float, quick: bool) -> None:
     """Adaptive dropout on a sparse regression with the record's eta_hat and Omega'."""
-    if not (d.can_evaluate("eta_hat") and d.can_evaluate("omega_prime")):
+    if not (_can(d, "eta_hat") and _can(d, "omega_prime")):
         run.skipped.append(f"adaptive.{label}: eta_hat or Omega' not available")
         return
     run.attempt(f"adaptive.{label}", _from_module(run, "adaptive", lambda mod: mod.check_adaptive(
@@ -100,8 +95,12 @@ def _adaptive(run: Run, d, label: str, lam: float, quick: bool) -> None:
 
 
 def scalar_checks(run: Run, d, label: str, groups: tuple[str, ...], quick: bool,
-                  claimed: bool | None = None) -> None:
-    """The eta-trick identity and the duality certificates of one scalar record (those in ``groups``)."""
+                  claimed: bool | None = None, timeout: float | None = None) -> None:
+    """The eta-trick identity and the duality certificates of one scalar record (those in ``groups``).
+
+    The record is already derived: ``timeout`` is accepted for a uniform signature; the checks of
+    symdual.theorems keep their own budgets.
+    """
     from .theorems.certificates import check_duality
     from .theorems.identity import check_eta_trick
 
@@ -115,19 +114,19 @@ def _group(run: Run, name: str, quick: bool) -> None:
     run.attempt(name, _from_module(run, name, lambda mod: mod.checks(quick=quick)))
 
 
-def verify_all(groups: tuple[str, ...], quick: bool = False) -> Run:
-    """Every check of the chosen groups: the papers' theorems and every catalog entry."""
+def verify_all(groups: tuple[str, ...], quick: bool = False, timeout: float | None = None) -> Run:
+    """Every check of the chosen groups: the papers' theorems and every catalog entry (derived under ``timeout``)."""
     run = Run()
     if "tikhonov" in groups:
         _group(run, "tikhonov", quick)
     if {"eta_trick", "duality", "adaptive"} & set(groups):
-        _catalog(run, groups, quick)
+        _catalog(run, groups, quick, timeout)
     if "structured" in groups:
         _group(run, "structured", quick)
     return run
 
 
-def _catalog(run: Run, groups: tuple[str, ...], quick: bool) -> None:
+def _catalog(run: Run, groups: tuple[str, ...], quick: bool, timeout: float | None) -> None:
     try:
         from . import catalog
     except ModuleNotFoundError:
@@ -135,17 +134,17 @@ def _catalog(run: Run, groups: tuple[str, ...], quick: bool) -> None:
         return
     for name in catalog.names():
         try:
-            d = catalog.get(name)
+            d = catalog.derive(name, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - a broken entry is a failed check, not a crash
             run.checks.append(Check(f"catalog.{name}", "the catalog entry derives", "-", passed=False,
                                     detail=f"error: {type(exc).__name__}: {exc}"))
             continue
         if not getattr(d, "separable", True):
             if "eta_trick" in groups:
-                run.attempt(f"eta_trick.{name}", lambda: _nonseparable_check(name, d))
+                run.attempt(f"eta_trick.{name}", lambda name=name, d=d: _nonseparable_check(name, d))
             continue
         expected = catalog.entry(name).expected_for().get("monotone")
-        scalar_checks(run, d, name, groups, quick, claimed=expected)
+        scalar_checks(run, d, name, groups, quick, claimed=expected, timeout=timeout)
         if "adaptive" in groups and name in ADAPTIVE_RULES:
             _adaptive(run, d, name, ADAPTIVE_RULES[name], quick)
 
@@ -153,6 +152,8 @@ def _catalog(run: Run, groups: tuple[str, ...], quick: bool) -> None:
 def _nonseparable_check(name: str, d) -> Check:
     """HardThresh by brute force over supports (k capped at 3 on R^8 so the check is not trivial);
     ARD against direct minimisation over eta."""
+    import numpy as np
+
     from .theorems.nonseparable import check_ard, check_hardthresh
 
     if name == "hardthresh":
@@ -164,14 +165,17 @@ def _nonseparable_check(name: str, d) -> Check:
     return check_ard(lambda v: d.omega(v), np.asarray(d.params["X"], dtype=float), float(d.params["tau"]))
 
 
-def verify_rule(d, groups: tuple[str, ...], quick: bool = False) -> Run:
-    """The checks that apply to one user rule: eta-trick, duality, adaptive dropout if sparse."""
+def verify_rule(d, groups: tuple[str, ...], quick: bool = False, timeout: float | None = None) -> Run:
+    """The checks that apply to one user rule (its record ``d``): eta-trick, duality, adaptive dropout if sparse.
+
+    ``d`` is derived by the caller (under its budget); ``timeout`` is passed on to :func:`scalar_checks`.
+    """
     run = Run()
     label = d.title()
     for g in ("tikhonov", "structured"):
         if g in groups:
             run.skipped.append(f"{g}: a theorem about dropout itself, not about a rule (run without a rule option)")
-    scalar_checks(run, d, label, groups, quick)
+    scalar_checks(run, d, label, groups, quick, timeout=timeout)
     if "adaptive" in groups:
         if _sparse(d):
             _adaptive(run, d, label, float(d.lam), quick)
@@ -208,22 +212,3 @@ def report(run: Run, seconds: float) -> str:
     if failed:
         summary += "\nfailed: " + ", ".join(c.name for c in failed)
     return "\n\n".join(body + [summary])
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the checks (all, or those of the given rule); exit code 1 if any failed."""
-    groups = tuple(args.only) if args.only else GROUPS
-    start = time.perf_counter()
-    if any(getattr(args, dest) is not None for _, dest, _ in RULE_OPTIONS):
-        from .derivation import derive
-
-        result = verify_rule(derive(**rule_kwargs(args)), groups, args.quick)
-    else:
-        result = verify_all(groups, args.quick)
-    if args.json:
-        print(json.dumps([c.as_dict() for c in result.checks], indent=2))
-        for line in result.skipped:
-            print(f"symdual verify: skipped {line}", file=sys.stderr)
-    else:
-        print(report(result, time.perf_counter() - start))
-    return 1 if any(not c.passed for c in result.checks) else 0

@@ -126,6 +126,23 @@ def test_a_failing_derivation_gives_an_error_row_and_is_not_cached(cache_dir, ca
     assert not list((cache_dir / "table").glob("*.json"))
 
 
+def test_timeout_is_passed_down_and_keys_the_cache(cache_dir, capsys, monkeypatch):
+    seen = []
+    real = sd.catalog.derive
+
+    def spy(method, params=None, timeout=None):
+        seen.append(timeout)
+        return real(method, params, timeout=timeout)
+
+    monkeypatch.setattr(sd.catalog, "derive", spy)
+    rows, info = table.build_rows(["l1"], timeout=12.0)
+    assert seen == [12.0] and info["derived"] == ["l1"] and rows[0]["name"] == "l1"
+    table.build_rows(["l1"])  # the default budget: another cache key, derived again
+    assert seen == [12.0, None]
+    code, out, _ = run_table(capsys, "--method", "l1", "--timeout", "12")
+    assert code == 0 and seen == [12.0, None] and "1 of 1 rows from the cache" in out
+
+
 def test_unknown_method_exits_2_listing_the_known_ones(cache_dir, capsys):
     code, _, err = run_table(capsys, "--method", "lasso")
     assert code == 2

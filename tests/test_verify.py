@@ -9,8 +9,8 @@ import pytest
 import symdual as sd
 from symdual import verify
 from symdual.cli import main
-from symdual.theorems.check import Check
 from symdual.theorems.certificates import check_duality
+from symdual.theorems.check import Check
 
 MONOTONE = {
     "l1": dict(eta_hat="w"),
@@ -117,6 +117,62 @@ def test_missing_module_is_skipped_not_fatal(monkeypatch):
     run = verify.verify_all(("structured",), quick=True)
     assert run.checks == [] and run.skipped == ["structured: symdual.theorems.structured not available"]
     assert "SKIP  structured" in verify.report(run, 0.0)
+
+
+def test_theorem_modules_are_imported_directly():
+    import ast
+    import inspect
+
+    imported = set()
+    for node in ast.walk(ast.parse(inspect.getsource(verify))):
+        if isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or ""))
+    assert not any("importlib" in m or "cli" in m.split(".") for m in imported), imported
+    from symdual.theorems import adaptive, structured, tikhonov
+
+    assert [verify._theorem_module(n) for n in ("tikhonov", "structured", "adaptive")] == [tikhonov, structured,
+                                                                                            adaptive]
+
+
+def test_timeout_is_passed_to_every_catalog_derivation(monkeypatch):
+    seen = []
+
+    def no_derivation(method, params=None, timeout=None):
+        seen.append((method, timeout))
+        raise RuntimeError("not derived here")
+
+    monkeypatch.setattr(sd.catalog, "derive", no_derivation)
+    run = verify.verify_all(("eta_trick",), quick=True, timeout=3.5)
+    assert [name for name, _ in seen] == sd.catalog.names()
+    assert {t for _, t in seen} == {3.5}
+    assert all(not c.passed and c.name.startswith("catalog.") for c in run.checks)
+
+
+def test_can_evaluate_before_and_after_the_record_change():
+    class Old:
+        numeric = {"eta_hat"}
+
+    class New:
+        def can_evaluate(self, piece):
+            return piece == "omega_prime"
+
+    assert verify._can(Old(), "eta_hat") and not verify._can(Old(), "omega_prime")
+    assert verify._can(New(), "omega_prime") and not verify._can(New(), "eta_hat")
+
+
+def test_cli_timeout_reaches_verify(capsys, monkeypatch):
+    seen = {}
+
+    def fake_verify_all(groups, quick=False, timeout=None):
+        seen.update(groups=groups, quick=quick, timeout=timeout)
+        return verify.Run()
+
+    monkeypatch.setattr(verify, "verify_all", fake_verify_all)
+    assert main(["verify", "--quick", "--only", "tikhonov", "--timeout", "9"]) == 0
+    assert seen == {"groups": ("tikhonov",), "quick": True, "timeout": 9.0}
+    assert "verify: 0 passed, 0 failed" in capsys.readouterr().out
 
 
 def test_a_crashing_check_is_a_failed_check():

@@ -1,0 +1,66 @@
+"""The rule options shared by ``symdual derive`` and ``symdual verify``, and the --timeout budget."""
+from __future__ import annotations
+
+import argparse
+import math
+
+from ..errors import InputError
+
+RULE_OPTIONS = (
+    ("--eta-hat", "eta_hat", "the eta-trick weight eta_hat(w)"),
+    ("--keep-prob", "keep_prob", "keep probability q(w)"),
+    ("--drop-rate", "drop_rate", "drop rate p(w)"),
+    ("--ratio", "ratio", "drop-to-keep ratio r(w) = p/(1-p)"),
+    ("--variance", "variance", "Gaussian dropout variance sigma**2(w)"),
+    ("--penalty", "penalty", "a penalty Omega(w): derive the dropout rule implementing it"),
+    ("--dual", "dual", "a dual f(eta): Omega(w) = 1/2 inf_eta [w**2/eta + f(eta)]"),
+)
+MAX_TIMEOUT = 3600.0
+"""The largest --timeout accepted, in seconds."""
+
+
+def timeout_seconds(text: str) -> float:
+    """argparse type of --timeout: a finite number of seconds in (0, MAX_TIMEOUT]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds in (0, {MAX_TIMEOUT:g}], got {text!r}")
+    return value
+
+
+def add_timeout_argument(p: argparse.ArgumentParser, what: str = "each CAS call") -> None:
+    p.add_argument("--timeout", type=timeout_seconds, default=None, metavar="SECONDS",
+                   help=f"budget of {what} in seconds, at most {MAX_TIMEOUT:g} (default 4)")
+
+
+def add_rule_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """The rule options (one of them), --lam, --param and --timeout."""
+    group = p.add_mutually_exclusive_group(required=required)
+    for flag, dest, help_text in RULE_OPTIONS:
+        group.add_argument(flag, dest=dest, metavar="EXPR", help=help_text)
+    p.add_argument("--lam", default="1", help="penalty strength lam > 0 (default 1)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="value of a parameter of the rule (repeatable)")
+    add_timeout_argument(p)
+
+
+def has_rule(args: argparse.Namespace) -> bool:
+    """Whether one of the rule options was given."""
+    return any(getattr(args, dest) is not None for _, dest, _ in RULE_OPTIONS)
+
+
+def rule_kwargs(args: argparse.Namespace) -> dict:
+    """:func:`symdual.derive` keyword arguments from parsed rule options (the budget included)."""
+    from ..parsing import ParseError, parse_param
+
+    params = {}
+    for text in args.param:
+        try:
+            name, value = parse_param(text)
+        except ParseError as exc:
+            raise InputError(f"--param: {exc}") from None
+        params[name] = value
+    rule = {dest: getattr(args, dest) for _, dest, _ in RULE_OPTIONS if getattr(args, dest) is not None}
+    return dict(rule, lam=params.pop("lam", args.lam), params=params, timeout=args.timeout)

@@ -1,0 +1,48 @@
+"""``symdual table``: the paper's Table 2 for every catalog method (rendering in :mod:`symdual.table`)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..table import NAMESPACE, RENDER
+from ._rule_options import add_timeout_argument
+
+HELP = "the paper's Table 2 for every catalog method"
+DESCRIPTION = "The paper's Table 2 for every catalog method: rule, eta_hat, Omega, verdicts, provenance."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=sorted(RENDER), default="text", help="output format (default text)")
+    parser.add_argument("--method", action="append", default=None, metavar="NAME",
+                        help="only this catalog method (repeatable; default: all)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="derive every row afresh, no cache read or write (the cache lives in "
+                             "$SYMDUAL_CACHE_DIR, default ~/.cache/symdual)")
+    parser.add_argument("--verbose", action="store_true", help="also print provenance, notes and verdict details")
+    add_timeout_argument(parser, "each CAS call of a derivation")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import cache, catalog
+    from ..table import build_rows
+
+    names = args.method or catalog.names()
+    for name in names:
+        catalog.entry(name)  # InputError listing the known names
+    rows, info = build_rows(list(dict.fromkeys(names)), use_cache=not args.no_cache, timeout=args.timeout)
+    print(RENDER[args.format](rows))
+    if args.verbose:
+        for r in rows:
+            print(f"\n{r['name']} ({r['params']}; {r['citation']})")
+            for piece, prov in r.get("provenance_full", {"omega": r["provenance"]}).items():
+                print(f"  {piece}: {prov}")
+            for k, v in r["verdicts"].items():
+                print(f"  {k:<13} {v['status']:<10} {v['detail']}")
+            for n in r["notes"]:
+                print("  - " + " ".join(n.split()))
+    where = "disabled (--no-cache)" if args.no_cache else str(cache.cache_dir() / NAMESPACE)
+    footer = (f"cache: {where}; {info['hits']} of {len(rows)} rows from the cache, "
+              f"{len(info['derived'])} derived, {info['seconds']:.2f} s")
+    sys.stdout.flush()
+    print(footer, file=sys.stdout if args.format == "text" else sys.stderr)
+    return 0
