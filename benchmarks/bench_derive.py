@@ -43,8 +43,8 @@ def main() -> None:
     total = 0.0
     for name, kwargs in RULES.items():
         rec = {}
-        cold = timed(lambda: rec.setdefault("d", sd.derive(**kwargs)))
-        warm = timed(lambda: sd.derive(**kwargs))
+        cold = timed(lambda rec=rec, kwargs=kwargs: rec.setdefault("d", sd.derive(**kwargs)))
+        warm = timed(lambda kwargs=kwargs: sd.derive(**kwargs))
         total += cold
         print(f"{name:<28}{cold:>9.2f}{warm:>9.2f}{cold / base:>11.0f}  {rec['d'].provenance['omega'].method}")
     print(f"\nall rules together (cold): {total:.2f} s")

@@ -110,10 +110,10 @@ def main() -> None:
     rows = []
     for name, factory, objective, bounds in methods:
         num = factory()
-        build = best_time(lambda: num.omega_increment(np.array([1.0])), repeat=1)
-        t5 = best_time(lambda: num.omega_increment(w5))
-        t6 = best_time(lambda: num.omega_increment(w6))
-        mem = peak_memory(lambda: num.omega_increment(w6))
+        build = best_time(lambda num=num: num.omega_increment(np.array([1.0])), repeat=1)
+        t5 = best_time(lambda num=num: num.omega_increment(w5))
+        t6 = best_time(lambda num=num: num.omega_increment(w6))
+        mem = peak_memory(lambda num=num: num.omega_increment(w6))
         _, _, t_base, calls = baseline(objective, w_base, bounds)
         t_base5 = t_base * (w5.size / w_base.size)
         ref_omega = [num.omega_increment_mp(x, dps=40) for x in w_ref]

@@ -78,7 +78,10 @@ def mp_max_rel(values: Callable[[np.ndarray], np.ndarray], reference: Callable[[
 
 
 def walk_rule(entry: Any, values: dict) -> dict[str, sp.Expr]:
-    """Steps of a rule in w (eta_hat, keep_prob, drop_rate, variance or penalty): eta_hat, Omega', Omega, f, limits, series."""
+    (
+        "Steps of a rule in w (eta_hat, keep_prob, drop_rate, variance or penalty): "
+        "eta_hat, Omega', Omega, f, limits, series."
+    )
     lam_value = values["lam"]
     rule = sd.catalog.expression(entry, values)
     out: dict[str, sp.Expr] = {}
@@ -135,4 +138,6 @@ def finish() -> None:
     sys.exit(1 if failed else 0)
 
 
-__all__ = ["check", "eta", "finish", "header", "mp_max_rel", "same_up_to_constant", "step", "verdicts", "walk_rule", "w"]
+__all__ = [
+    "check", "eta", "finish", "header", "mp_max_rel", "same_up_to_constant", "step", "verdicts", "walk_rule", "w",
+]

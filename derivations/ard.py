@@ -34,21 +34,25 @@ for trial in range(6):
     w = rng.standard_normal(X.shape[1]) * (3 if trial % 2 else 0.3)
     sol = A.solve(w, X, tau)
 
-    def J(v):
+    def J(v, w=w):
         e = np.exp(v)
         return 0.5 * float(np.sum(w**2 / e) + np.linalg.slogdet(tau * np.eye(X.shape[0]) + (X * e) @ X.T)[1])
 
     direct = minimize(J, np.zeros(X.shape[1]), method="BFGS", options={"gtol": 1e-11, "maxiter": 10000}).fun
     worst = max(worst, abs(sol.omega - direct) / abs(direct))
-    print(f"    trial {trial}: Omega = {sol.omega:.15g} ({sol.iterations} Newton steps), BFGS from eta = 1: {direct:.15g}")
-check("Omega = direct minimisation", worst < 1e-9, f"6 random w in R^{X.shape[1]}: max rel diff vs scipy BFGS {worst:.1e}")
+    print(f"    trial {trial}: Omega = {sol.omega:.15g} ({sol.iterations} Newton steps), "
+          f"BFGS from eta = 1: {direct:.15g}")
+check("Omega = direct minimisation", worst < 1e-9,
+      f"6 random w in R^{X.shape[1]}: max rel diff vs scipy BFGS {worst:.1e}")
 
 with mpmath.workdps(30):  # X = I separates: eta_j solves w**2/eta**2 = 1/(tau + eta)
     wv = [0.05, -0.3, 1.2, 9.0]
     ref = sum((mpmath.mpf(v)**2 / e + mpmath.log(tau + e)) / 2
-              for v in wv for e in [(mpmath.mpf(v)**2 + mpmath.sqrt(mpmath.mpf(v)**4 + 4 * tau * mpmath.mpf(v)**2)) / 2])
+              for v in wv
+              for e in [(mpmath.mpf(v)**2 + mpmath.sqrt(mpmath.mpf(v)**4 + 4 * tau * mpmath.mpf(v)**2)) / 2])
 got = A.omega(np.array(wv), np.eye(4), tau)
-check("X = I closed form", abs(got - float(ref)) < 1e-13 * abs(float(ref)), f"{got:.16g} vs mpmath {mpmath.nstr(ref, 16)}")
+check("X = I closed form", abs(got - float(ref)) < 1e-13 * abs(float(ref)),
+      f"{got:.16g} vs mpmath {mpmath.nstr(ref, 16)}")
 record = verdicts(entry, values)
 for key, text in record.series.items():
     print(f"    {key}: {text}")

@@ -22,7 +22,8 @@ step("Gate before clipping, t = L + log a (L logistic):", sbar)
 t0 = sp.solve(sp.Eq(sbar, 0), t)[0]
 t1 = sp.solve(sp.Eq(sbar, 1), t)[0]
 step("Clip breakpoints: s = 0 for t <= t0, s = 1 for t >= t1 (SymPy solve).", text=f"t0 = {t0}, t1 = {t1}")
-check("t0 = beta log(-gamma/zeta)", sp.simplify(sp.expand_log(t0 - beta * sp.log(-gamma / zeta))) == 0, "symbolic (SymPy)")
+check("t0 = beta log(-gamma/zeta)", sp.simplify(sp.expand_log(t0 - beta * sp.log(-gamma / zeta))) == 0,
+      "symbolic (SymPy)")
 p_pos = 1 / (1 + sp.exp(-(sp.log(a) - t0)))
 step("f(a) = P(s > 0) = P(L > t0 - log a) = sigmoid(log a - t0):", sp.simplify(p_pos))
 
@@ -108,6 +109,7 @@ check("Omega numerics", err < 1e-8, f"engine vs mpmath minimisation over a (mome
 slope = H.slope_at_zero(beta, gamma, zeta, lam)
 check("Omega'(0+)", abs(record.evaluate("omega_prime", np.array([1e-10]))[0] / float(slope) - 1) < 1e-8,
       f"engine at w = 1e-10 vs sqrt(lam m2/m1**2) = {mpmath.nstr(slope, 15)}")
-check("looks like MCP", [record.properties[k].status in ("proved", "supported") for k in ("sparsity", "unbiased", "bounded")]
+check("looks like MCP",
+      [record.properties[k].status in ("proved", "supported") for k in ("sparsity", "unbiased", "bounded")]
       == [True, True, True], "sparse, unbiased, bounded (Omega <= 1/2)")
 finish()

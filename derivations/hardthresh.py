@@ -23,7 +23,7 @@ step("Eta-trick: with 0/0 = 0, sum_j w_j**2/eta_j + f(eta) = 0 iff every nonzero
 n, small_k = 6, 2
 rng = np.random.default_rng(0)
 worst_ok = True
-for trial in range(200):  # brute force over all supports of eta in R^6 with k = 2
+for _ in range(200):  # brute force over all supports of eta in R^6 with k = 2
     w = rng.standard_normal(n) * (rng.random(n) < 0.5)
     best = np.inf
     for size in range(small_k + 1):
@@ -37,6 +37,7 @@ check("Omega = brute-force infimum over all eta", worst_ok, "200 random w in R^6
 record = verdicts(entry, values)
 unit = [np.r_[np.ones(j) / np.sqrt(j), np.zeros(32 - j)] if j else np.zeros(32) for j in range(33)]
 vals = [record.evaluate("omega", v) for v in unit]
-check("Figure 1 (right): unit-norm j-sparse vectors in R^32", all(v == (0 if j <= k else np.inf) for j, v in enumerate(vals)),
+check("Figure 1 (right): unit-norm j-sparse vectors in R^32",
+      all(v == (0 if j <= k else np.inf) for j, v in enumerate(vals)),
       f"Omega = 0 for j <= {k}, oo beyond")
 finish()

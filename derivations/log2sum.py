@@ -22,6 +22,7 @@ check("f by hand (0 below eps/2)", all(sp.simplify(out["f"].subs(eta, x) - f_han
       "engine's f equals the hand derivation minus 2 log(eps) at 4 exact points")
 record = verdicts(entry, values)
 e = mpmath.mpf(sp.Rational(eps).p) / sp.Rational(eps).q
-err = mp_max_rel(lambda x: record.evaluate("omega", x), lambda x: mpmath.log(x**2 + e), (0.01, 0.3, 1.7, 4, 20, 300), 1.0)
+err = mp_max_rel(lambda x: record.evaluate("omega", x), lambda x: mpmath.log(x**2 + e),
+                 (0.01, 0.3, 1.7, 4, 20, 300), 1.0)
 check("Omega numerics", err < 1e-12, f"float64 evaluator vs mpmath log(w**2 + eps) at 6 points: max rel err {err:.1e}")
 finish()

@@ -21,7 +21,8 @@ out = walk_rule(entry, values)
 
 step("Checks against the hand derivation.")
 parts = [e for e, _ in branches(out["eta_hat"], w)]
-check("eta_hat pieces", sp.simplify(parts[0] - w) == 0 and sp.simplify(parts[1] - (a - 1) * lam * w / (a * lam - w)) == 0
+check("eta_hat pieces", sp.simplify(parts[0] - w) == 0
+      and sp.simplify(parts[1] - (a - 1) * lam * w / (a * lam - w)) == 0
       and parts[2] == sp.oo, "symbolic (SymPy)")
 fparts = branches(out["f"], eta)
 w_star = a * lam * eta / (eta + (a - 1) * lam)
@@ -44,5 +45,6 @@ def fan_li(x):
 
 err = mp_max_rel(lambda x: record.evaluate("omega", x), lambda x: fan_li(x) / lm,
                  (0.05, 0.5, 1.5, 2.5, 3.6, 20), 0.2)
-check("Omega numerics", err < 1e-12, f"float64 evaluator vs mpmath Fan-Li/lam at 6 points (all three pieces): {err:.1e}")
+check("Omega numerics", err < 1e-12,
+      f"float64 evaluator vs mpmath Fan-Li/lam at 6 points (all three pieces): {err:.1e}")
 finish()

@@ -24,7 +24,8 @@ check("Omega = (e**c/lam)(1 - (1+w)e**(-w))", sp.simplify(out["omega"] - omega_m
 (f0, dom0), (f1, _) = branches(out["f"], eta)
 w_star = sp.log(eta / lam) + c
 check("f = 0 on (0, lam e**(-c)]", f0 == 0 and sp.simplify(dom0.sup - lam * sp.exp(-c)) == 0, "symbolic (SymPy)")
-check("f beyond", sp.simplify(sp.expand_log(f1 - (2 * sp.exp(c) / lam - ((1 + w_star) ** 2 + 1) / eta), force=True)) == 0,
+check("f beyond",
+      sp.simplify(sp.expand_log(f1 - (2 * sp.exp(c) / lam - ((1 + w_star) ** 2 + 1) / eta), force=True)) == 0,
       "symbolic (SymPy)")
 record = verdicts(entry, values)
 cm, lm = (mpmath.mpf(sp.N(x, 50)) for x in (c, lam))

@@ -24,7 +24,8 @@ step("Molchanov's fit (eq. 14, C = -k1 so that KL -> 0 as alpha -> oo): -KL(alph
 kl_eta = -neg_kl.subs(alpha, 1 / eta)
 step("alpha = 1/eta; f = 2 KL/lam (f(0+) = 0):", 2 * kl_eta / lam)
 check("f = the papers' (2/lam)(k1 sigmoid(k3 log eta - k2) + log(1 + eta)/2)",
-      all(abs(sp.N((2 * kl_eta / lam - V.f_approx(lam)).subs(eta, e), 40)) < 1e-35 for e in (sp.Rational(1, 7), 1, 5, 300)),
+      all(abs(sp.N((2 * kl_eta / lam - V.f_approx(lam)).subs(eta, e), 40)) < 1e-35
+          for e in (sp.Rational(1, 7), 1, 5, 300)),
       "equal at 4 exact etas to 35 digits (SymPy N)")
 f = sd.catalog.expression(entry, values)
 check("the catalog's rule is this f", sp.simplify(f - V.f_approx(lam)) == 0, "symbolic (SymPy)")
@@ -32,7 +33,8 @@ fp = sp.diff(f, eta)
 step("f'(eta); f is not concave near 0 (the eta**k3 term, k3 > 1, makes f'' > 0 there):", fp)
 with mpmath.workdps(30):
     fpp = sp.lambdify(eta, sp.diff(f, eta, 2), "mpmath")
-    check("f'' > 0 near 0", fpp(mpmath.mpf("1e-3")) > 0, f"f''(1e-3) = {mpmath.nstr(fpp(mpmath.mpf('1e-3')), 6)} (mpmath)")
+    check("f'' > 0 near 0", fpp(mpmath.mpf("1e-3")) > 0,
+          f"f''(1e-3) = {mpmath.nstr(fpp(mpmath.mpf('1e-3')), 6)} (mpmath)")
     g = sp.lambdify(eta, eta**2 * fp, "mpmath")
     grid = [mpmath.mpf(10) ** (k / 10) for k in range(-80, 81)]
     vals = [g(e) for e in grid]
@@ -40,7 +42,8 @@ check("eta**2 f'(eta) increasing (so eta_hat has no jump)", all(b > a for a, b i
       "161 log-spaced etas in [1e-8, 1e8] (mpmath, 30 digits)")
 step("f near 0+ (SymPy series): c eta + d eta**k3 + ...", sum(c * eta**e for c, e in expansion_at_zero(f, 3)))
 A, B, terms = expansion_at_infinity(f, 3)
-step("f near infinity (SymPy series): A log(eta) + B + sum d eta**(-k)", A * sp.log(eta) + B + sum(d * eta**-k for d, k in terms))
+step("f near infinity (SymPy series): A log(eta) + B + sum d eta**(-k)",
+     A * sp.log(eta) + B + sum(d * eta**-k for d, k in terms))
 record = verdicts(entry, values)
 for key in ("omega@0", "omega@oo", "eta_hat@0", "eta_hat@oo"):
     step(f"Series {key}.", record.series[key])
@@ -59,6 +62,7 @@ with mpmath.workdps(30):
 got = record.evaluate("omega", np.array([float(p) for p in pts]))
 rel = max(abs((got[i] - got[0]) - float(ref[i] - ref[0])) / abs(float(ref[i] - ref[0])) for i in range(1, 6))
 check("Omega numerics", rel < 1e-10, f"engine vs mpmath global minimisation (30 digits) at 6 points: {rel:.1e}")
-check("looks like LogSum", [record.properties[k].status in ("proved", "supported") for k in ("sparsity", "unbiased", "bounded")]
+check("looks like LogSum",
+      [record.properties[k].status in ("proved", "supported") for k in ("sparsity", "unbiased", "bounded")]
       == [True, True, False], "sparse, unbiased, unbounded")
 finish()

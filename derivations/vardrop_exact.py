@@ -33,7 +33,8 @@ step("Derivative: d/dx E log|x + z| = PV E 1/(x + z) = sqrt(2) D(x/sqrt 2) (Hilb
      "so lam f'(eta) = D(y)/y, y = sqrt(eta/2).", V.f_prime_dawson(lam))
 f = V.f_exact(lam)
 step("Integrating term by term: lam (f(eta) - f(0+)) = eta 2F2(1, 1; 3/2, 2; -eta/2); f as used by the catalog:", f)
-check("closed form = the catalog's rule", sp.simplify(f - sd.catalog.expression(entry, values)) == 0, "symbolic (SymPy)")
+check("closed form = the catalog's rule", sp.simplify(f - sd.catalog.expression(entry, values)) == 0,
+      "symbolic (SymPy)")
 check("f' = D(y)/y", bool(V.derivative_proof()), V.derivative_proof())
 err_f, err_fp = V.expectation_check(dps=35)
 check("f from the KL expectation", err_f < 1e-32,
@@ -69,6 +70,7 @@ got = record.evaluate("omega", [float(p) for p in pts])
 rel = max(abs((got[i] - got[0]) - float(ref[i] - ref[0])) / abs(float(ref[i] - ref[0])) for i in range(1, 6))
 check("Omega numerics", rel < 1e-10, f"engine vs mpmath minimisation (30 digits) at 6 points: max rel err of "
       f"Omega(w) - Omega(0.05) {rel:.1e}")
-check("looks like LogSum", [record.properties[k].status in ("proved", "supported") for k in ("sparsity", "unbiased", "bounded")]
+check("looks like LogSum",
+      [record.properties[k].status in ("proved", "supported") for k in ("sparsity", "unbiased", "bounded")]
       == [True, True, False], "sparse (Omega'(0+) = 1/sqrt(lam)), unbiased, unbounded (Omega ~ log(w)/lam)")
 finish()

@@ -56,8 +56,9 @@ def assess(d: Any, timeout: Budget) -> dict[str, Verdict]:
 
 def _monotone(d: Any, grid: np.ndarray, by_construction: bool, timeout: Budget) -> Verdict:
     if by_construction:
-        return Verdict("proved", "by construction", "eta_hat is the global argmin of s/eta + f(eta), nondecreasing in s = w**2 by "
-                                 "decreasing differences (Topkis); it may jump where f is not concave")
+        return Verdict("proved", "by construction",
+                       "eta_hat is the global argmin of s/eta + f(eta), nondecreasing in s = w**2 by "
+                       "decreasing differences (Topkis); it may jump where f is not concave")
     if d.eta_hat is None:
         return Verdict("unknown", "symbolic", "eta_hat was not derived")
     if any(e.is_number and e.is_negative for e, _ in branches(d.eta_hat, w)):
@@ -69,8 +70,9 @@ def _monotone(d: Any, grid: np.ndarray, by_construction: bool, timeout: Budget) 
 
 def _subquadratic(d: Any, grid: np.ndarray, by_construction: bool, timeout: Budget) -> Verdict:
     if by_construction:
-        return Verdict("proved", "by construction", "Omega = 1/2 inf_eta [s/eta + f(eta)] is an infimum of functions affine in s = w**2, "
-                                 "hence concave in s")
+        return Verdict("proved", "by construction",
+                       "Omega = 1/2 inf_eta [s/eta + f(eta)] is an infimum of functions affine in s = w**2, "
+                       "hence concave in s")
     if d.omega is not None:
         res = _run(P.concavity_proof, d.omega, timeout=timeout)
         if res is not None:

@@ -40,6 +40,8 @@ from .rules import eta, w
 C = sp.Symbol("C")
 """The unknown constant of integration in a series at infinity."""
 
+_ZERO = sp.Integer(0)
+
 
 def series_at(expr: sp.Expr, point: sp.Expr, n: int = 3) -> sp.Expr:
     """Series of ``expr`` at w -> 0+ or w -> oo, with its O-term."""
@@ -110,7 +112,7 @@ def _order(x: sp.Expr, point: sp.Expr) -> sp.Order:
     return sp.Order(x, (w, point))
 
 
-def at_zero(series: DualSeries, omega0: sp.Expr = sp.Integer(0)) -> tuple[sp.Expr, sp.Expr]:
+def at_zero(series: DualSeries, omega0: sp.Expr = _ZERO) -> tuple[sp.Expr, sp.Expr]:
     """(Omega, eta_hat) two-term series at w -> 0+ (module docstring)."""
     (c, q), *more = series.at_zero
     eta0 = (w**2 / (c * q)) ** (1 / (q + 1))

@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 DEFAULT_TIMEOUT = 4.0
 """Default budget per CAS call, in seconds (unless SYMDUAL_TIMEOUT says otherwise)."""
@@ -49,7 +49,7 @@ class Failed:
         return f"failed: {self.error}"
 
 
-Outcome = Union[Derived, TimedOut, Failed]
+Outcome = Derived | TimedOut | Failed
 
 
 def default_timeout() -> float:

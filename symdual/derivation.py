@@ -386,6 +386,7 @@ def _dual(d: _Draft) -> None:
                 d.provenance["f_dual"] = Provenance("closed form",
                                                     "f(eta) = sup_w [2 Omega(w) - w**2/eta] (eta_hat inverted)")
             else:
-                d.provenance["f_dual"] = Provenance("not derived", "eta_hat could not be inverted within the CAS budget")
+                d.provenance["f_dual"] = Provenance("not derived",
+                                                    "eta_hat could not be inverted within the CAS budget")
     if d.f_dual is not None and "f_dual" not in d.evaluators:
         d.evaluators["f_dual"] = ClosedForm(d.f_dual, eta)

@@ -177,7 +177,8 @@ def omega_from_f(f: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
             last_eta = where.sup
             continue
         wl = sp.limit(stationary_w(fe), eta, where.inf, "+")
-        wh = sp.limit(stationary_w(fe), eta, where.sup, "-") if where.sup != sp.oo else sp.limit(stationary_w(fe), eta, sp.oo)
+        wh = (sp.limit(stationary_w(fe), eta, where.sup, "-") if where.sup != sp.oo
+              else sp.limit(stationary_w(fe), eta, sp.oo))
         if wl != 0 and not omega_parts:
             # below wl the minimum sits at the piece's left end eta = last_eta (> 0)
             fixed = where.inf

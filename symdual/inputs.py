@@ -63,7 +63,8 @@ def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[s
     if other:
         other_var = {"w", "eta"} & other
         if other_var:
-            raise InputError(f"a {kind} is a function of {var.name}, but the expression uses {', '.join(sorted(other_var))}")
+            raise InputError(f"a {kind} is a function of {var.name}, "
+                             f"but the expression uses {', '.join(sorted(other_var))}")
         missing = ", ".join(sorted(other))
         raise InputError(f"missing parameter value for {missing}: give --param NAME=VALUE (params={{...}} in Python)")
     subs = {symbols[k]: v for k, v in values.items()}

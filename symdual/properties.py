@@ -112,7 +112,8 @@ def monotone_proof(eta_hat: sp.Expr) -> str | None:
         right = sp.oo if e2 in (sp.oo, sp.zoo) else sp.limit(e2, w, d1.sup, "+")
         if not (right == sp.oo or (right - left).is_nonnegative):
             return None
-    names = ", ".join(f"eta_hat = {e} >= 0 and d/dw [{e}] >= 0 on {where}" for e, where in parts if e not in (sp.oo, sp.zoo))
+    names = ", ".join(f"eta_hat = {e} >= 0 and d/dw [{e}] >= 0 on {where}"
+                      for e, where in parts if e not in (sp.oo, sp.zoo))
     jumps = " and no downward jump at the breakpoints" if len(parts) > 1 else ""
     return f"{names}{jumps} (SymPy assumptions, w > 0)"
 

@@ -26,10 +26,10 @@ def _pretty(expr: sp.Expr | None) -> str:
 def summary(d: Derivation) -> str:
     """The terminal summary: pieces with provenance, series, verdicts, notes."""
     lines = [f"symdual derivation: {d.title()}   (lam = {d.lam})", ""]
-    for label, piece, expr, var in (("eta_hat(w)", "eta_hat", d.eta_hat, "w"),
-                                    ("Omega(w)", "omega", d.omega, "w"),
-                                    ("f(eta)", "f_dual", d.f_dual, "eta"),
-                                    ("drop rate p(w)", "drop_rate", d.drop_rate, "w")):
+    for label, piece, expr, _var in (("eta_hat(w)", "eta_hat", d.eta_hat, "w"),
+                                     ("Omega(w)", "omega", d.omega, "w"),
+                                     ("f(eta)", "f_dual", d.f_dual, "eta"),
+                                     ("drop rate p(w)", "drop_rate", d.drop_rate, "w")):
         prov = d.provenance.get(piece)
         body = _pretty(expr) if expr is not None or not d.can_evaluate(piece) else "(numeric only)"
         lines.append(f"{label} =" + ("\n" if "\n" in body else " ") + body)

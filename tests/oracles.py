@@ -22,7 +22,8 @@ def eta_trick_newton(f, f_prime, w, dps=30):
     """1/2 min_eta [w**2/eta + f(eta)] for a concave f: Newton on the stationarity in t = log(eta) (mpmath)."""
     with mpmath.workdps(dps):
         w = mpmath.mpf(w)
-        t = mpmath.findroot(lambda t: -w**2 * mpmath.exp(-t) + mpmath.exp(t) * f_prime(mpmath.exp(t)), mpmath.log(w + w**2))
+        t = mpmath.findroot(lambda t: -w**2 * mpmath.exp(-t) + mpmath.exp(t) * f_prime(mpmath.exp(t)),
+                            mpmath.log(w + w**2))
         return (w**2 / mpmath.exp(t) + f(mpmath.exp(t))) / 2
 
 

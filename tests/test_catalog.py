@@ -98,7 +98,8 @@ def test_closed_form_penalty_matches_math_md(name, params, reference):
 DUALS = [
     ("l1", {}, lambda e: e),
     ("lp", {}, lambda e: 3 * e ** (mpmath.mpf(1) / 3)),  # q = p/(2-p) = 1/3, f = eta**q/q
-    ("logsum", {}, lambda e: 2 * mpmath.log((mpmath.sqrt(4 + 4 * e) + 2) / 2) - (mpmath.sqrt(4 + 4 * e) - 2) ** 2 / (4 * e)),
+    ("logsum", {},
+     lambda e: 2 * mpmath.log((mpmath.sqrt(4 + 4 * e) + 2) / 2) - (mpmath.sqrt(4 + 4 * e) - 2) ** 2 / (4 * e)),
     ("mcp", {}, lambda e: (mpmath.sqrt(2) / 2) * e / (e + mpmath.sqrt(2) / 2)),
     ("mcp", {"a": 2, "lam": 3}, lambda e: 6 * e / (e + 6)),
 ]
@@ -133,7 +134,8 @@ def test_omega_is_the_eta_trick_minimum_of_the_math_md_dual(name, params, f_ref)
        lam=st.fractions(min_value=Fraction(1, 4), max_value=4, max_denominator=20))
 def test_mcp_for_random_parameters(a, lam):
     """Omega = Zhang's MCP / lam and f = b eta/(eta + b) for random exact (a, lam)."""
-    d = sd.catalog.get("mcp", a=sp.Rational(a.numerator, a.denominator), lam=sp.Rational(lam.numerator, lam.denominator))
+    d = sd.catalog.get("mcp", a=sp.Rational(a.numerator, a.denominator),
+                       lam=sp.Rational(lam.numerator, lam.denominator))
     b = mpmath.mpf(a.numerator) / a.denominator * lam.numerator / lam.denominator
     assert_increments(lambda x: d.evaluate("omega", x), lambda x: x - x**2 / (2 * b) if x <= b else b / 2,
                       points=tuple(float(b) * t for t in (0.1, 0.4, 0.8, 0.99, 1.5, 7)), w0=float(b) * 0.5)
@@ -200,7 +202,8 @@ def test_vardrop_exact_dual_is_the_kl_expectation():
             dawson = mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(-y * y) * mpmath.erfi(y)
             assert abs(mpmath.diff(kl_expectation, e) - dawson / y) < mpmath.mpf(10) ** -25
             x = mpmath.sqrt(e)  # Stein: d/dx E log|x + z| = E[z log|x + z|]
-            stein = mpmath.quad(lambda z: z * mpmath.log(abs(x + z)) * mpmath.npdf(z), [-mpmath.inf, -x, 0, mpmath.inf]) / x
+            stein = mpmath.quad(lambda z, x=x: z * mpmath.log(abs(x + z)) * mpmath.npdf(z),
+                                [-mpmath.inf, -x, 0, mpmath.inf]) / x
             assert abs(stein - dawson / y) < mpmath.mpf(10) ** -35
 
 
@@ -242,13 +245,17 @@ def test_vardrop_series_match_the_eta_trick_minimum():
 
 
 # ---------------------------------------------------------------------------- HardConcrete
-def hc_dual(beta=mpmath.mpf(2) / 3, gamma=mpmath.mpf("-0.1"), zeta=mpmath.mpf("1.1"), lam=1):
+HC_BETA, HC_GAMMA, HC_ZETA = mpmath.mpf(2) / 3, mpmath.mpf("-0.1"), mpmath.mpf("1.1")  # the paper's gate
+
+
+def hc_dual(beta=HC_BETA, gamma=HC_GAMMA, zeta=HC_ZETA, lam=1):
     """(eta(a), f(a)) of the paper by quadrature over u in (0, 1), split at the clip breakpoints u0, u1."""
 
     @functools.cache
     def at(log_a):
         s_bar = lambda u: mpmath.sigmoid((mpmath.log(u) - mpmath.log(1 - u) + log_a) / beta) * (zeta - gamma) + gamma  # noqa: E731
-        # s_bar(u) = 0 and 1: logit(u) = beta logit(-gamma/(zeta-gamma)) - log a, beta logit((1-gamma)/(zeta-gamma)) - log a
+        # s_bar(u) = 0 and 1: logit(u) = beta logit(-gamma/(zeta-gamma)) - log a,
+        #                                beta logit((1-gamma)/(zeta-gamma)) - log a
         u0 = mpmath.sigmoid(beta * mpmath.log(-gamma / zeta) - log_a)
         u1 = mpmath.sigmoid(beta * mpmath.log((1 - gamma) / (zeta - 1)) - log_a)
         mean = mpmath.quad(s_bar, [u0, u1]) + (1 - u1)

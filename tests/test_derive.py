@@ -161,7 +161,7 @@ def test_non_monotone_rule_refuted_with_a_true_counterexample():
     mono, sub = d.properties["monotone"], d.properties["subquadratic"]
     assert mono.status == "refuted" and sub.status == "refuted"
     assert mono.by == "numeric" and "30 digits" in mono.witness.precision
-    (a, b), (va, vb) = mono.witness.points, mono.witness.values
+    (a, b), (va, _) = mono.witness.points, mono.witness.values
     assert float(a) < float(b)
     with mpmath.workdps(50):  # independent re-evaluation of the counterexample, at 50 digits
         def f(x):
@@ -236,9 +236,12 @@ def test_user_dual_without_closed_form_is_certified_and_exact_at_the_ends():
     with mpmath.workdps(30):
         for x in (0.01, 0.3, 2.0, 40.0):
             x = mpmath.mpf(x)
-            obj = lambda u: (x**2 / mpmath.exp(u) + f(mpmath.exp(u))) / 2  # noqa: E731
+
+            def obj(u, x=x):
+                return (x**2 / mpmath.exp(u) + f(mpmath.exp(u))) / 2
+
             u0 = min((mpmath.mpf(k) / 20 for k in range(-400, 400)), key=obj)
-            ref = obj(mpmath.findroot(lambda u: mpmath.diff(obj, u), u0))
+            ref = obj(mpmath.findroot(lambda u, obj=obj: mpmath.diff(obj, u), u0))
             got = d.evaluate("omega", [float(x)])[0] - d.evaluate("omega", [0.0])[0]
             assert abs(got - ref) <= 1e-10 * max(1, abs(ref))  # Omega(0) = f(0+)/2 = 0
     assert d.limits["omega_prime@0"] == sp.oo and d.limits["omega_prime@oo"] == 0  # sqrt(f'(0+)), sqrt(f'(oo))

@@ -20,7 +20,8 @@ import symdual as sd
 from symdual.rules import eta, from_eta_hat, lam, to_eta_hat, w
 
 rationals = st.fractions(min_value=sp.Rational(1, 20), max_value=20, max_denominator=50).map(sp.Rational)
-probs = st.fractions(min_value=sp.Rational(1, 100), max_value=sp.Rational(99, 100), max_denominator=100).map(sp.Rational)
+probs = st.fractions(min_value=sp.Rational(1, 100), max_value=sp.Rational(99, 100),
+                     max_denominator=100).map(sp.Rational)
 
 
 @settings(max_examples=200, deadline=None)

@@ -24,7 +24,8 @@ PLAIN = Entry(
 )
 
 GAUSSIAN = Entry(
-    name="gaussian_dropout", title="Gaussian dropout (constant variance)", citation="Srivastava et al. 2014; Wang & Manning 2013",
+    name="gaussian_dropout", title="Gaussian dropout (constant variance)",
+    citation="Srivastava et al. 2014; Wang & Manning 2013",
     family="adaptive dropout", kind="variance", rule="variance", rule_text="sigma**2(w) = variance (constant)",
     params=(positive("variance", 1, "multiplicative noise N(1, variance)"), lam_param()),
     expected=lambda p: dict(monotone=True, subquadratic=True, sparsity=False, unbiased=False, bounded=False,

@@ -15,7 +15,8 @@ ENTRY = Entry(
     name="hardconcrete", title="HardConcrete L0 gates", citation="Louizos, Welling & Kingma 2018",
     family="adaptive dropout", kind="engine", rule=None,
     rule_text="s = clip(sigmoid((L + log a)/beta)(zeta - gamma) + gamma, 0, 1); f = P(s > 0), eta = 1/(lam r(a))",
-    rule_latex=(r"s = \min\big(1, \max\big(0, \sigma\big(\tfrac{L + \log a}{\beta}\big)(\zeta - \gamma) + \gamma\big)\big);"
+    rule_latex=(r"s = \min\big(1, \max\big(0, \sigma\big(\tfrac{L + \log a}{\beta}\big)"
+                r"(\zeta - \gamma) + \gamma\big)\big);"
                 r"\ f = P(s > 0),\ \eta = \frac{1}{\lambda\, r(a)}"),
     params=(positive("beta", sp.Rational(HARD_CONCRETE["beta"]), "temperature beta > 0"),
             Param("gamma", sp.Rational(HARD_CONCRETE["gamma"]), "gamma < 0", lambda v: v < 0, "lower stretch"),

@@ -7,7 +7,8 @@ from __future__ import annotations
 from .entry import Entry, Param, lam_param
 
 ENTRY = Entry(
-    name="hardthresh", title="HardThresh (keep the k largest)", citation="Blumensath & Davies 2009 (IHT); Han et al. 2015",
+    name="hardthresh", title="HardThresh (keep the k largest)",
+    citation="Blumensath & Davies 2009 (IHT); Han et al. 2015",
     family="non-separable", kind="non-separable", rule=None,
     rule_text="q_j = 1 for the k largest |w_j|, 0 otherwise",
     rule_latex=r"q_j = 1 \text{ for the } k \text{ largest } |w_j|,\ 0 \text{ otherwise}",

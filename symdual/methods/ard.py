@@ -88,7 +88,7 @@ def solve(w: object, X: np.ndarray, tau: float, max_newton: int = 100) -> Soluti
     u = np.log(e)
     value, e, K = _parts(u, w2, Xs, tau)
     it, gnorm = 0, np.inf
-    for it in range(1, max_newton + 1):
+    for it in range(1, max_newton + 1):  # noqa: B007 - it is read after the loop: the Newton steps taken
         g = -w2 / e + e * np.diag(K)
         H = np.diag(w2 / e + e * np.diag(K)) - np.outer(e, e) * K**2
         try:
@@ -145,7 +145,8 @@ def _verdicts(X: np.ndarray, tau: float) -> tuple[dict[str, Verdict], dict[str, 
     mono = bool(np.all(np.diff(etas) >= -1e-12 * np.abs(etas[1:])))
     verdicts = {
         "monotone": Verdict("proved" if mono else "refuted", "literature" if mono else "numeric",
-                            f"({CITATION}) the objective in u = log eta has decreasing differences in (w_j**2, u_j) and "
+                            f"({CITATION}) the objective in u = log eta has decreasing differences "
+                            "in (w_j**2, u_j) and "
                             "nonpositive cross-partials in u (submodular), so eta_hat is nondecreasing in each "
                             "|w_j| (Topkis); spot check: eta_hat_1 along 25 values of |w_1| in [1e-3, 1e3] "
                             + ("nondecreasing" if mono else "DECREASES") + " (float64)"),
@@ -153,7 +154,8 @@ def _verdicts(X: np.ndarray, tau: float) -> tuple[dict[str, Verdict], dict[str, 
                                 "Omega(sqrt s) is an infimum over eta of functions affine in s"),
         "sparsity": Verdict("supported" if np.all(slopes > 0) else "refuted", "numeric",
                             f"(Omega(t e_j) - Omega(0))/t at t = 1e-7 lies in [{slopes.min():.6g}, {slopes.max():.6g}] "
-                            f"for all j (predicted ||x_j||/sqrt(tau) in [{predicted.min():.6g}, {predicted.max():.6g}]; "
+                            f"for all j (predicted ||x_j||/sqrt(tau) in "
+                            f"[{predicted.min():.6g}, {predicted.max():.6g}]; "
                             "float64)", witness(["1e-7 e_j, min over j", "1e-7 e_j, max over j"],
                                                 [f"{slopes.min():.17g}", f"{slopes.max():.17g}"], "float64")),
         "unbiased": Verdict("supported" if 0 <= slope_far < slope_mid / 50 else "refuted", "numeric",
@@ -193,7 +195,8 @@ def record(entry: object, values: dict) -> VectorPenalty:
                                         "Newton decrement < 1e-26 (float64 precision of the value)")},
         series=series, notes=(*entry.notes, f"X is {X.shape[0]} x {X.shape[1]}."),
         latex={"rule": entry.rule_latex, "eta_hat": r"\arg\min_\eta \text{ (numeric, no closed form)}",
-               "omega": r"\tfrac12 \min_{\eta} \Big[\sum_j \frac{w_j^2}{\eta_j} + \log\det(\tau I + X \operatorname{diag}(\eta) X^\top)\Big]"},
+               "omega": (r"\tfrac12 \min_{\eta} \Big[\sum_j \frac{w_j^2}{\eta_j} "
+                         r"+ \log\det(\tau I + X \operatorname{diag}(\eta) X^\top)\Big]")},
     )
 
 

@@ -125,8 +125,9 @@ def concavity(p: Pieces, grid: np.ndarray) -> Certificate:
         gm = 2 * p.omega(mpmath.sqrt(sm))
         chord = (ga + gb) / 2
         v = float((chord - gm) / max(abs(gm), abs(chord), TINY))
-        cert.note(v, p.tol, lambda: f"g((s0+s1)/2) = {_fmt(gm)} < (g(s0)+g(s1))/2 = {_fmt(chord)} at "
-                                    f"s0 = {_fmt(mpmath.mpf(a)**2)}, s1 = {_fmt(mpmath.mpf(b)**2)}")
+        cert.note(v, p.tol, lambda gm=gm, chord=chord, a=a, b=b: (
+            f"g((s0+s1)/2) = {_fmt(gm)} < (g(s0)+g(s1))/2 = {_fmt(chord)} at "
+            f"s0 = {_fmt(mpmath.mpf(a)**2)}, s1 = {_fmt(mpmath.mpf(b)**2)}"))
     return cert
 
 
@@ -156,7 +157,8 @@ def envelope(p: Pieces, points: np.ndarray, exact: bool) -> Certificate:
         e_hat = p.eta_hat(x)
         target = 0 if mpmath.isinf(e_hat) else x / e_hat
         err = float(abs(slope - target) / max(abs(target), abs(slope), TINY))
-        cert.note(err, tol, lambda: f"Omega'({_fmt(x)}) = {_fmt(slope)} but w/eta_hat(w) = {_fmt(target)}")
+        cert.note(err, tol, lambda x=x, slope=slope, target=target: (
+            f"Omega'({_fmt(x)}) = {_fmt(slope)} but w/eta_hat(w) = {_fmt(target)}"))
     return cert
 
 
@@ -198,10 +200,12 @@ def majorisation(p: Pieces, q: Majoriser, pairs: list[tuple[float, float]]) -> t
         x, x0 = mpmath.mpf(x), mpmath.mpf(x0)
         om, qv = p.omega(x), q(x, x0)
         upper.note(float((om - qv) / max(abs(om), abs(qv), TINY)), p.tol,
-                   lambda: f"Q(w|w0) = {_fmt(qv)} < Omega(w) = {_fmt(om)} at w = {_fmt(x)}, w0 = {_fmt(x0)}")
+                   lambda qv=qv, om=om, x=x, x0=x0: (
+                       f"Q(w|w0) = {_fmt(qv)} < Omega(w) = {_fmt(om)} at w = {_fmt(x)}, w0 = {_fmt(x0)}"))
         om0, q0 = p.omega(x0), q(x0, x0)
         touch.note(float(abs(q0 - om0) / max(abs(om0), abs(q0), TINY)), p.tol,
-                   lambda: f"Q(w0|w0) = {_fmt(q0)} but Omega(w0) = {_fmt(om0)} at w0 = {_fmt(x0)}")
+                   lambda q0=q0, om0=om0, x0=x0: (
+                       f"Q(w0|w0) = {_fmt(q0)} but Omega(w0) = {_fmt(om0)} at w0 = {_fmt(x0)}"))
     return upper, touch
 
 
@@ -219,8 +223,9 @@ def descent(p: Pieces, rng: np.random.Generator, n: int) -> Certificate:
         j0 = (zi - xi) ** 2 / 2 + li * p.omega(abs(xi))
         j1 = (zi - x1) ** 2 / 2 + li * p.omega(abs(x1))
         cert.note(float((j1 - j0) / max(abs(j0), abs(j1), TINY)), p.tol,
-                  lambda: f"J(w1) = {_fmt(j1)} > J(w0) = {_fmt(j0)} at z = {_fmt(zi)}, w0 = {_fmt(xi)}, "
-                          f"lam = {_fmt(li)}")
+                  lambda j1=j1, j0=j0, zi=zi, xi=xi, li=li: (
+                      f"J(w1) = {_fmt(j1)} > J(w0) = {_fmt(j0)} at z = {_fmt(zi)}, w0 = {_fmt(xi)}, "
+                      f"lam = {_fmt(li)}"))
     return cert
 
 

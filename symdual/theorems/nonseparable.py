@@ -58,8 +58,10 @@ def check_hardthresh(omega: Callable, eta_hat: Callable, k: int, n: int = 8, tri
             if not np.array_equal(kept, _project_brute(w, k)):
                 bad.append(f"keep mask of eta_hat({np.round(w, 3).tolist()}) is not the top-{k} projection")
     return Check(
-        name="eta_trick.hardthresh", statement=f"Omega(w) = 1/2 inf_eta [sum w_j^2/eta_j + f(eta)] = 0 if ||w||_0 <= {k} "
-        "else oo; eta_hat keeps the k largest", hypotheses=f"f(eta) = 0 if ||eta||_0 <= {k} else oo; n = {n}",
+        name="eta_trick.hardthresh",
+        statement=f"Omega(w) = 1/2 inf_eta [sum w_j^2/eta_j + f(eta)] = 0 if ||w||_0 <= {k} "
+                  "else oo; eta_hat keeps the k largest",
+        hypotheses=f"f(eta) = 0 if ||eta||_0 <= {k} else oo; n = {n}",
         passed=not bad, numeric=[f"{trials} random vectors in R^{n} (random sparsity), brute force over all supports"],
         worst_error=None if not bad else float("inf"), detail="; ".join(bad[:3]) or "all agree exactly")
 

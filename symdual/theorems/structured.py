@@ -159,7 +159,7 @@ def check_dropblock_exact(m: int = 2, n: int = 2, d: int = 4, r: int = 2, consta
 
 def covariance_weight(C: sp.Matrix, means: list[sp.Expr]) -> sp.Matrix:
     """The weights C_kl/(theta_k theta_l) of the general-mask regulariser."""
-    return sp.Matrix(C.shape[0], C.shape[1], lambda k, l: C[k, l] / (means[k] * means[l]))
+    return sp.Matrix(C.shape[0], C.shape[1], lambda row, col: C[row, col] / (means[row] * means[col]))
 
 
 def correlated_masks(d: int, seed: int) -> list[tuple[tuple[int, ...], sp.Rational]]:
@@ -175,15 +175,16 @@ def check_general_masks(m: int = 2, n: int = 2, d: int = 3, seed: int = 0,
     """Regulariser of m_k = b_k/theta_k for any law of b: sum_{k,l} C_kl/(theta_k theta_l) <u_k,u_l><v_k,v_l>."""
     law = correlated_masks(d, seed)
     means = [sum((p * b[k] for b, p in law), sp.Integer(0)) for k in range(d)]
-    C = sp.Matrix(d, d, lambda k, l: sum((p * b[k] * b[l] for b, p in law), sp.Integer(0)) - means[k] * means[l])
+    C = sp.Matrix(d, d, lambda row, col: sum((p * b[row] * b[col] for b, p in law), sp.Integer(0))
+                  - means[row] * means[col])
     U, V, Y = _factors(m, n, d)
     masks = [sp.Symbol(f"m_{k}") for k in range(d)]
     outcomes = [(tuple(sp.Integer(bk) / mk for bk, mk in zip(b, means, strict=False)), p) for b, p in law]
     derived = expect_over_outcomes(masked_loss(Y, U, V, masks), masks, outcomes) - frob2(Y - U * V.T)
     W = weight(C, means)
-    claimed = sum((W[k, l] * (U[:, k].T * U[:, l])[0] * (V[:, k].T * V[:, l])[0]
-                   for k in range(d) for l in range(d)), sp.Integer(0))
-    correlated = any(C[k, l] != 0 for k in range(d) for l in range(d) if k != l)
+    claimed = sum((W[row, col] * (U[:, row].T * U[:, col])[0] * (V[:, row].T * V[:, col])[0]
+                   for row in range(d) for col in range(d)), sp.Integer(0))
+    correlated = any(C[row, col] != 0 for row in range(d) for col in range(d) if row != col)
     check = _exact_check("structured.general_masks",
                          "general-mask regulariser = sum_{k,l} C_kl/(theta_k theta_l) <u_k,u_l><v_k,v_l>",
                          f"b in {{0,1}}^{d} with a random rational law (seed {seed}, all {2**d} patterns, "
@@ -517,7 +518,7 @@ def check_ksupport(seed: int = 0, count: int = 4, d: int = 6, tol: float = 1e-6,
         b = prox(x, k, lam)
         prox_err = max(prox_err, np.abs(b - _prox_variational(x, k, lam)).max() / np.abs(x).max())
 
-        def f(v: np.ndarray) -> float:
+        def f(v: np.ndarray, x: np.ndarray = x, lam: float = lam, k: int = k) -> float:
             return 0.5 * np.sum((x - v) ** 2) + 0.5 * lam * ksupport_sq(v, k)
 
         b_nm = _prox_nelder_mead(x, k, lam)

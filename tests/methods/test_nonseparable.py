@@ -10,7 +10,8 @@ from symdual.theorems.nonseparable import check_ard, check_hardthresh
 
 def test_hardthresh_identity_and_projection():
     for k in (1, 2, 3):
-        assert check_hardthresh(lambda v: hardthresh.omega(v, k), lambda v: hardthresh.eta_hat(v, k), k).passed
+        assert check_hardthresh(lambda v, k=k: hardthresh.omega(v, k),
+                                lambda v, k=k: hardthresh.eta_hat(v, k), k).passed
 
 
 def test_hardthresh_wrong_k_detected():

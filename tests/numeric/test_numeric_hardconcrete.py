@@ -33,7 +33,10 @@ def params(beta=DEFAULT[0], gamma=DEFAULT[1], zeta=DEFAULT[2]):
 def moments_u(t, beta=DEFAULT[0], gamma=DEFAULT[1], zeta=DEFAULT[2]):
     """E[s], E[s**2] at log a = t: quadrature over u between the clip points, plus P(s = 1)."""
     b, g, z = params(beta, gamma, zeta)
-    gate = lambda u: sig((mpmath.log(u) - mpmath.log(1 - u) + t) / b) * (z - g) + g
+
+    def gate(u):
+        return sig((mpmath.log(u) - mpmath.log(1 - u) + t) / b) * (z - g) + g
+
     u0 = sig(b * mpmath.log(-g / z) - t)  # gate = 0 below
     u1 = sig(b * mpmath.log((1 - g) / (z - 1)) - t)  # gate = 1 above
     m1 = mpmath.quad(gate, [u0, u1]) + (1 - u1)
@@ -68,7 +71,9 @@ def hc():
 def critical():
     """w_c**2 = max_a (1 - f(a))*eta(a), by mpmath.findroot on its derivative."""
     with mpmath.workdps(DPS):
-        g = lambda t: (1 - f_ref(t)) * eta_ref(t)
+        def g(t):
+            return (1 - f_ref(t)) * eta_ref(t)
+
         t_c = mpmath.findroot(lambda t: mpmath.diff(g, t), mpmath.mpf("0.38"))
         return mpmath.sqrt(g(t_c)), eta_ref(t_c), t_c
 
@@ -151,7 +156,9 @@ def test_local_minimum_beyond_critical_point_is_not_the_infimum(hc):
     """For w in (w_c, 0.542) a stationary point still exists, with objective above the limit 1."""
     w = mpmath.mpf("0.538")
     with mpmath.workdps(20):
-        stationary = lambda t: eta_ref(t) ** 2 * f_ref(t) * (1 - f_ref(t)) / mpmath.diff(eta_ref, t) - w**2
+        def stationary(t):
+            return eta_ref(t) ** 2 * f_ref(t) * (1 - f_ref(t)) / mpmath.diff(eta_ref, t) - w**2
+
         t = mpmath.findroot(stationary, (mpmath.mpf("0.4"), mpmath.mpf("0.9")), solver="anderson")
         assert w**2 / eta_ref(t) + f_ref(t) > 1
     assert np.isinf(hc.eta_hat(float(w))) and hc.omega_increment(float(w)) == 0.5

@@ -32,7 +32,10 @@ def f_hyp(eta):
 def f_expectation(eta):
     """log(eta) + 2 E log|1 + z/sqrt(eta)| by quadrature, split at the singularity z = -sqrt(eta)."""
     r = mpmath.sqrt(eta)
-    g = lambda z: mpmath.log(abs(r + z)) * mpmath.npdf(z)
+
+    def g(z):
+        return mpmath.log(abs(r + z)) * mpmath.npdf(z)
+
     return mpmath.log(eta) + 2 * (mpmath.quad(g, [-mpmath.inf, -r, 0, mpmath.inf]) - mpmath.log(r))
 
 
@@ -42,7 +45,8 @@ def dawson_ratio(eta):
     return mpmath.sqrt(mpmath.pi) / 2 * mpmath.exp(-x * x) * mpmath.erfi(x) / x
 
 
-F0 = lambda: -(mpmath.euler + mpmath.log(2))
+def F0():
+    return -(mpmath.euler + mpmath.log(2))
 
 
 def approx_f_fp(eta):
@@ -181,7 +185,7 @@ def test_global_minimum_findroot_and_brute_force(exact):
         with mpmath.workdps(DPS):
             w_mp = mpmath.mpf(w)
             guess = max(w * (1 + w) * 0.9, 1e-300)
-            eta = mpmath.findroot(lambda e: e * e * exact_f_fp(e)[1] - w_mp**2, guess)
+            eta = mpmath.findroot(lambda e, w_mp=w_mp: e * e * exact_f_fp(e)[1] - w_mp**2, guess)
             omega = (w_mp**2 / eta + exact_f_fp(eta)[0]) / 2
         j = np.exp(2 * np.log(w) - log_eta) + f_grid
         assert float(2 * omega) <= j.min() * (1 + 1e-12)
@@ -209,7 +213,9 @@ def test_mp_path_at_40_and_60_digits(exact, approx):
 def test_approx_f_not_concave_but_no_jump():
     """f'' > 0 near 0 (k3 > 1), yet eta**2 f' increases: the infimum does not jump."""
     with mpmath.workdps(30):
-        f = lambda e: approx_f_fp(e)[0]
+        def f(e):
+            return approx_f_fp(e)[0]
+
         assert mpmath.diff(f, mpmath.mpf("1e-3"), 2) > 0
         assert mpmath.diff(f, mpmath.mpf(10), 2) < 0
         etas = [mpmath.mpf(10) ** mpmath.mpf(x) for x in np.linspace(-8, 8, 801)]
