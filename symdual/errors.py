@@ -10,9 +10,5 @@ class DivergentPenalty(InputError):
     """The rule's penalty is infinite at w = 0 (the integral of w/eta_hat diverges)."""
 
 
-class NotRepresentable(InputError):
-    """No dropout rule yields this penalty (it is not subquadratic)."""
-
-
 class NoClosedForm(Exception):
     """The CAS returned an unevaluated object; the caller falls back."""

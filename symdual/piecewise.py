@@ -6,8 +6,6 @@ branches, and every result is returned as branches with explicit intervals.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sympy as sp
 
 HALF_LINE = sp.Interval(0, sp.oo)
@@ -33,11 +31,6 @@ def from_branches(parts: list[tuple[sp.Expr, sp.Set]], x: sp.Symbol) -> sp.Expr:
     args = [(e, interval.as_relational(x)) for e, interval in parts[:-1]]
     args.append((parts[-1][0], True))
     return sp.Piecewise(*args)
-
-
-def map_branches(expr: sp.Expr, x: sp.Symbol, fn: Callable[[sp.Expr], sp.Expr]) -> sp.Expr:
-    """Apply ``fn`` to every piece, keeping the domains."""
-    return from_branches([(fn(e), where) for e, where in branches(expr, x)], x)
 
 
 def head(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:

@@ -32,9 +32,6 @@ PENALTY_KINDS = ("penalty", "dual")
 """Ways to give the regulariser directly: Omega(w), or f(eta)."""
 KINDS = RULE_KINDS + PENALTY_KINDS
 
-RESERVED = {"w": w, "eta": eta, "lam": lam}
-
-
 def variable_of(kind: str) -> sp.Symbol:
     """The free variable of an input of this kind (eta for a dual, else w)."""
     return eta if kind == "dual" else w
@@ -104,7 +101,3 @@ class Rule:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown rule kind {self.kind!r}; expected one of {', '.join(KINDS)}")
-
-    @property
-    def is_penalty(self) -> bool:
-        return self.kind in PENALTY_KINDS

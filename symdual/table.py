@@ -17,11 +17,12 @@ import shutil
 import time
 from typing import Any
 
+from .verdict import MARKS
+
 ROW_VERSION = 1
 NAMESPACE = "table"
 VERDICTS = (("subquadratic", "subq."), ("sparsity", "sparse"), ("unbiased", "unbiased"), ("bounded", "bounded"))
-MARK_TEXT = {"proved": "✓", "supported": "(✓)", "refuted": "✗", "unknown": "?"}
-MARK_LATEX = {"proved": r"\checkmark", "supported": r"(\checkmark)", "refuted": r"$\times$", "unknown": "?"}
+MARK_TEXT, MARK_LATEX = MARKS["symbol"], MARKS["latex"]
 LEGEND = "✓ proved   (✓) supported numerically   ✗ refuted   ? unknown   ! differs from the entry's expectation"
 KIND_LABEL = {"eta_hat": ("eta_hat(w)", r"\hat\eta(w)"), "keep_prob": ("q(w)", "q(w)"), "drop_rate": ("p(w)", "p(w)"),
               "variance": ("sigma**2(w)", r"\sigma^2(w)"), "ratio": ("r(w)", "r(w)"),

@@ -19,8 +19,13 @@ from typing import Any
 STATUSES = ("proved", "supported", "refuted", "unknown")
 BY = ("symbolic", "numeric", "by construction", "literature")
 HOLDS = ("proved", "supported")
-MARK = {"proved": "proved", "supported": "supported", "refuted": "REFUTED", "unknown": "unknown"}
-"""How each status is printed in a terminal (refutations stand out)."""
+MARKS = {
+    "word": {"proved": "proved", "supported": "supported", "refuted": "REFUTED", "unknown": "unknown"},
+    "symbol": {"proved": "✓", "supported": "(✓)", "refuted": "✗", "unknown": "?"},
+    "latex": {"proved": r"\checkmark", "supported": r"(\checkmark)", "refuted": r"$\times$", "unknown": "?"},
+}
+"""How each status is printed: as a word in summaries (refutations stand out), as a symbol in tables."""
+MARK = MARKS["word"]
 
 
 @dataclass(frozen=True)

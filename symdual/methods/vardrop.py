@@ -138,12 +138,6 @@ def f_approx(lam: sp.Expr = 1) -> sp.Expr:
 
 
 # ------------------------------------------------------- what the engine needs
-def approx_rule() -> str:
-    """The approximate-KL dual as rule text, from Molchanov's constants."""
-    k1, k2, k3 = MOLCHANOV_K
-    return f"(2/lam)*({k1}*eta**{k3}/(eta**{k3} + exp({k2})) + log(1 + eta)/2)"
-
-
 def exact_engine(values: dict):
     """The numeric eta-trick engine of the exact KL at ``values['lam']``."""
     from ..numeric import vardrop_exact
