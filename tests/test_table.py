@@ -155,12 +155,11 @@ def test_verbose_shows_provenance_and_details(cache_dir, capsys):
 
 
 @pytest.mark.parametrize("name", sd.catalog.names())
-def test_every_catalog_row_renders(name):
-    from test_catalog import record  # the catalog's derivations, shared with that module
+def test_every_catalog_row_renders(name, catalog_record):
 
     entry = sd.catalog.entry(name)
     values = entry.resolve()
-    row = table.row_of(entry, values, record(name))
+    row = table.row_of(entry, values, catalog_record(name))
     json.dumps(row)  # cacheable
     for fmt in ("text", "md"):
         assert name in table.RENDER[fmt]([row])

@@ -87,6 +87,8 @@ class PiecewiseChebyshev:
     @staticmethod
     def _clenshaw(columns: Array, piece: Array, s2: Array) -> Array:
         """sum_j c_j T_j(s) by b_j = c_j + 2s b_{j+1} - b_{j+2}, value c_0 + s b_1 - b_2."""
+        if columns.shape[0] == 1:  # degree 0: the constant c_0
+            return np.take(columns[0], piece).astype(float)
         b1, b2, t = np.take(columns[-1], piece), np.zeros(piece.size), np.empty(piece.size)
         for j in range(columns.shape[0] - 2, 0, -1):
             np.multiply(s2, b1, out=t)
