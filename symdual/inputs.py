@@ -59,6 +59,9 @@ def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[s
         parsed = expr.subs({s_: symbols[s_.name] for s_ in expr.free_symbols if s_.name in symbols})
     else:
         raise InputError(f"a rule must be a string or a SymPy expression, not {type(expr).__name__}")
+    if parsed.has(sp.zoo, sp.nan):
+        raise InputError(f"the {kind} {expr} is undefined (it evaluates to {sp.zoo if parsed.has(sp.zoo) else sp.nan}, "
+                         "e.g. a division by zero)")
     other = {s_.name for s_ in parsed.free_symbols} - set(symbols)
     if other:
         other_var = {"w", "eta"} & other

@@ -15,6 +15,7 @@ import pytest
 import sympy as sp
 
 import symdual as sd
+from symdual.errors import InputError
 from symdual import duality
 from symdual.bounded import bounded
 from symdual.rules import eta, w
@@ -258,3 +259,10 @@ def test_closed_form_keeps_relative_accuracy_at_tiny_w(name):
     for x, v in zip(xs, got, strict=False):
         ref = at40(expected, sp.Float(x, 40)) - at40(expected, 0)  # the papers' form, normalised here
         assert abs(v - ref) <= 1e-14 * abs(ref), (x, v, ref)
+
+
+@pytest.mark.parametrize("rule", ["w/0", "0**-1 + w", "gamma(-1) + w", "log(w, 1)"])
+def test_an_undefined_rule_is_one_clear_error(rule):
+    with pytest.raises(InputError, match="undefined") as err:
+        sd.derive(eta_hat=rule)
+    assert "\n" not in str(err.value)
