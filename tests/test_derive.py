@@ -15,9 +15,9 @@ import pytest
 import sympy as sp
 
 import symdual as sd
-from symdual.errors import InputError
 from symdual import duality
 from symdual.bounded import bounded
+from symdual.errors import InputError
 from symdual.rules import eta, w
 
 POINTS = [sp.Rational(1, 100), sp.Rational(3, 10), sp.Rational(7, 10), 1, sp.Rational(5, 2), 7, 40]
