@@ -1,4 +1,4 @@
-"""Classical sparsity penalties (docs/catalog.md, "Classical penalties").
+"""Classical sparsity penalties (docs/catalog.md).
 
     l1            eta_hat = w                 Omega = w
     l_p           eta_hat = w**(2-p)          Omega = w**p/p
