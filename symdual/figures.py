@@ -2,7 +2,7 @@
 
 Left panel: lam * (Omega(w) - Omega(w_min)) for |w| in [0.01, 5] (log grid)
 for VarDrop (exact KL), Standout, HardConcrete (lam = 1), LogSum(2) scaled by
-2 and MCP(a = 1/2, lam = sqrt 2) scaled by sqrt 2 (MATH.md section 3).
+2 and MCP(a = 1/2, lam = sqrt 2) scaled by sqrt 2 (docs/catalog.md).
 Right panel: the same penalties summed over a unit-norm k-sparse w in R^32
 (w_j = 1/sqrt(k) for j <= k), k = 0..32, plus HardThresh(16).
 """
