@@ -9,13 +9,18 @@ none of the code it checks (no symdual import), so a test comparing against it c
 * :func:`grid_eta_trick` -- the same minimum over a given float64 grid of eta (brute force).
 * :func:`monte_carlo_dropout` -- E_m ||y - X (m*w)/q||**2 over real Bernoulli masks m ~ B(q).
 * :func:`brute_force_prox` -- argmin_u (u - z)**2/2 + step * Omega(u) over a dense grid, refined.
+* :class:`Penalty` (:func:`l1`, :func:`logsum`, :func:`mcp`) -- eta_hat and Omega' typed by hand from
+  the closed forms, for the checks of adaptive dropout.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import mpmath
 import numpy as np
+
+ArrayFn = Callable[[np.ndarray], np.ndarray]
 
 
 def eta_trick_newton(f, f_prime, w, dps=30):
@@ -89,3 +94,33 @@ def brute_force_prox(omega: Callable[[np.ndarray], np.ndarray], z: float, step: 
         if h < 1e-15 * max(1.0, abs(z)):
             break
     return float(u[i])
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A penalty given by its IRLS weight and derivative, both functions of |w|."""
+
+    name: str
+    eta_hat: ArrayFn
+    omega_prime: ArrayFn
+
+
+def l1() -> Penalty:
+    """Omega = |w|: eta_hat = |w|, Omega' = 1."""
+    return Penalty("l1", lambda a: np.asarray(a, float).copy(), lambda a: np.ones_like(np.asarray(a, float)))
+
+
+def logsum(eps: float) -> Penalty:
+    """Omega = log(|w| + eps): eta_hat = |w|(|w| + eps), Omega' = 1/(|w| + eps)."""
+    return Penalty(f"logsum({eps:g})", lambda a: a * (a + eps), lambda a: 1.0 / (a + eps))
+
+
+def mcp(b: float) -> Penalty:
+    """MCP with b = a*lam: Omega' = (1 - |w|/b)_+, eta_hat = b|w|/(b - |w|) (inf for |w| >= b)."""
+
+    def eta_hat(a: np.ndarray) -> np.ndarray:
+        a = np.asarray(a, float)
+        with np.errstate(divide="ignore"):
+            return np.where(a < b, b * a / np.maximum(b - a, 0.0), np.inf)
+
+    return Penalty(f"mcp({b:g})", eta_hat, lambda a: np.maximum(1.0 - np.asarray(a, float) / b, 0.0))

@@ -23,43 +23,12 @@ return the right limit Omega'(0+) and ``eta_hat`` may return ``inf``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from .check import Check
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Penalty:
-    """A penalty given by its IRLS weight and derivative, both functions of |w|."""
-
-    name: str
-    eta_hat: ArrayFn
-    omega_prime: ArrayFn
-
-
-def l1() -> Penalty:
-    """Omega = |w|: eta_hat = |w|, Omega' = 1."""
-    return Penalty("l1", lambda a: np.asarray(a, float).copy(), lambda a: np.ones_like(np.asarray(a, float)))
-
-
-def logsum(eps: float) -> Penalty:
-    """Omega = log(|w| + eps): eta_hat = |w|(|w| + eps), Omega' = 1/(|w| + eps)."""
-    return Penalty(f"logsum({eps:g})", lambda a: a * (a + eps), lambda a: 1.0 / (a + eps))
-
-
-def mcp(b: float) -> Penalty:
-    """MCP with b = a*lam: Omega' = (1 - |w|/b)_+, eta_hat = b|w|/(b - |w|) (inf for |w| >= b)."""
-
-    def eta_hat(a: np.ndarray) -> np.ndarray:
-        a = np.asarray(a, float)
-        with np.errstate(divide="ignore"):
-            return np.where(a < b, b * a / np.maximum(b - a, 0.0), np.inf)
-
-    return Penalty(f"mcp({b:g})", eta_hat, lambda a: np.maximum(1.0 - np.asarray(a, float) / b, 0.0))
 
 
 def sparse_regression(n: int, d: int, k: int, seed: int,
@@ -239,20 +208,3 @@ def check_adaptive(eta_hat: ArrayFn, omega_prime: ArrayFn, lam: float, *, n: int
         ],
         worst_error=float(max(kkt_irls, kkt_direct, dist, sgd_err)),
     )
-
-
-CONFIGS: list[tuple[Penalty, float, int, int, int]] = [
-    (l1(), 0.5, 50, 20, 4),
-    (logsum(1.0), 0.5, 100, 50, 5),
-    (mcp(3.0), 0.5, 200, 100, 8),
-]
-"""(penalty, lam, n, d, k) of the default checks."""
-
-
-def checks(quick: bool = False) -> list[Check]:
-    """Adaptive dropout vs direct solver on the default configurations (smaller when quick)."""
-    out = []
-    for i, (pen, lam, n, d, k) in enumerate(CONFIGS[:2] if quick else CONFIGS):
-        out.append(check_adaptive(pen.eta_hat, pen.omega_prime, lam, n=n, d=d, k=k, seed=i, name=pen.name,
-                                  sgd_steps=1500 if quick else 3000))
-    return out

