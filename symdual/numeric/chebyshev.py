@@ -1,10 +1,10 @@
 """Adaptive piecewise Chebyshev interpolation with a measured error bound.
 
 ``fit_chebyshev(fun, lo, hi)`` interpolates the k functions returned by
-``fun`` (shape ``(k, n)``) at Chebyshev points of the first kind on pieces
-of ``[lo, hi]``, bisecting every piece whose error exceeds ``tol`` (so the
-pieces shrink only near singularities just outside the interval).  The
-error of a piece is measured on a check grid: the angular midpoints between
+``fun`` (shape ``(k, n)``) at Chebyshev points of the first kind on panels
+of ``[lo, hi]``, bisecting every panel whose error exceeds ``tol`` (so the
+panels shrink only near singularities just outside the interval).  The
+error of a panel is measured on a check grid: the angular midpoints between
 consecutive nodes, where the interpolation error peaks.  The error is
 |table - fun|/(floor + |fun|): absolute for ``floor = None``, relative for
 ``floor = 0``, mixed otherwise.  The largest measured error is stored as
@@ -43,9 +43,9 @@ def _values_to_coefficients(n: int) -> Array:
 
 @dataclass(frozen=True)
 class PiecewiseChebyshev:
-    """k functions as Chebyshev series of one degree on pieces [edges[i], edges[i+1]].
+    """k functions as Chebyshev series of one degree on panels [edges[i], edges[i+1]].
 
-    ``coefs`` has shape (pieces, degree + 1, k); ``error`` is the measured
+    ``coefs`` has shape (panels, degree + 1, k); ``error`` is the measured
     maximum error (see the module docstring).
     """
 
@@ -54,7 +54,7 @@ class PiecewiseChebyshev:
     error: float
 
     @property
-    def pieces(self) -> int:
+    def panels(self) -> int:
         return self.coefs.shape[0]
 
     @property
@@ -68,38 +68,38 @@ class PiecewiseChebyshev:
         out = np.empty((len(which), x.size))
         for start in range(0, x.size, _CHUNK):
             stop = start + _CHUNK
-            piece, s2 = self._locate(x[start:stop])
+            panel, s2 = self._locate(x[start:stop])
             for row, k in enumerate(which):
-                out[row, start:stop] = self._clenshaw(self._columns[k], piece, s2)
+                out[row, start:stop] = self._clenshaw(self._columns[k], panel, s2)
         return out
 
     @cached_property
     def _columns(self) -> list[Array]:
-        """Per function, the coefficients as contiguous rows (degree + 1, pieces)."""
+        """Per function, the coefficients as contiguous rows (degree + 1, panels)."""
         return [np.ascontiguousarray(self.coefs[:, :, k].T) for k in range(self.coefs.shape[2])]
 
     def _locate(self, x: Array) -> tuple[Array, Array]:
-        """Piece index of each x and 2*s, s in [-1, 1] the position inside the piece."""
-        piece = np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, self.pieces - 1)
-        left, right = self.edges[piece], self.edges[piece + 1]
-        return piece, 2.0 * (2.0 * x - left - right) / (right - left)
+        """Piece index of each x and 2*s, s in [-1, 1] the position inside the panel."""
+        panel = np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, self.panels - 1)
+        left, right = self.edges[panel], self.edges[panel + 1]
+        return panel, 2.0 * (2.0 * x - left - right) / (right - left)
 
     @staticmethod
-    def _clenshaw(columns: Array, piece: Array, s2: Array) -> Array:
+    def _clenshaw(columns: Array, panel: Array, s2: Array) -> Array:
         """sum_j c_j T_j(s) by b_j = c_j + 2s b_{j+1} - b_{j+2}, value c_0 + s b_1 - b_2."""
         if columns.shape[0] == 1:  # degree 0: the constant c_0
-            return np.take(columns[0], piece).astype(float)
-        b1, b2, t = np.take(columns[-1], piece), np.zeros(piece.size), np.empty(piece.size)
+            return np.take(columns[0], panel).astype(float)
+        b1, b2, t = np.take(columns[-1], panel), np.zeros(panel.size), np.empty(panel.size)
         for j in range(columns.shape[0] - 2, 0, -1):
             np.multiply(s2, b1, out=t)
             t -= b2
-            t += np.take(columns[j], piece)
+            t += np.take(columns[j], panel)
             b1, b2, t = t, b1, b2
-        return 0.5 * s2 * b1 - b2 + np.take(columns[0], piece)
+        return 0.5 * s2 * b1 - b2 + np.take(columns[0], panel)
 
 
-def _fit_pieces(fun: Callable[[Array], Array], edges: Array, degree: int, floor: float | None) -> tuple[Array, Array]:
-    """Coefficients (pieces, degree + 1, k) on the given edges and each piece's measured error."""
+def _fit_panels(fun: Callable[[Array], Array], edges: Array, degree: int, floor: float | None) -> tuple[Array, Array]:
+    """Coefficients (panels, degree + 1, k) on the given edges and each panel's measured error."""
     n = degree + 1
     half, mid = 0.5 * np.diff(edges), 0.5 * (edges[:-1] + edges[1:])
     x_nodes = (mid[:, None] + half[:, None] * _first_kind_points(n)).ravel()
@@ -121,17 +121,17 @@ def fit_chebyshev(
     tol: float = 1e-14,
     width: float = 1.0,
     floor: float | None = None,
-    max_pieces: int = 4096,
+    max_panels: int = 4096,
 ) -> PiecewiseChebyshev:
     """Interpolate ``fun`` (x -> array (k, x.size)) on [lo, hi] to measured error <= tol.
 
-    Starts from equal pieces no wider than ``width`` and bisects failing pieces.
+    Starts from equal panels no wider than ``width`` and bisects failing panels.
     """
     edges = np.linspace(lo, hi, max(1, int(np.ceil((hi - lo) / width))) + 1)
-    while edges.size - 1 <= max_pieces:
-        coefs, error = _fit_pieces(fun, edges, degree, floor)
+    while edges.size - 1 <= max_panels:
+        coefs, error = _fit_panels(fun, edges, degree, floor)
         bad = np.flatnonzero(error > tol)
         if bad.size == 0:
             return PiecewiseChebyshev(edges, coefs, float(error.max()))
         edges = np.sort(np.concatenate([edges, 0.5 * (edges[bad] + edges[bad + 1])]))
-    raise ValueError(f"no Chebyshev fit within {tol:g} on [{lo:g}, {hi:g}] with {max_pieces} pieces of degree {degree}")
+    raise ValueError(f"no Chebyshev fit within {tol:g} on [{lo:g}, {hi:g}] with {max_panels} panels of degree {degree}")

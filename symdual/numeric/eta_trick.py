@@ -582,7 +582,7 @@ class EtaTrickNumeric:
         if self._table is not None:
             c = self._table.cheb
             text += (
-                f"; Chebyshev table in log w on [{self._table.w_lo:.3g}, {self._table.w_hi:.17g}): {c.pieces} pieces "
+                f"; Chebyshev table in log w on [{self._table.w_lo:.3g}, {self._table.w_hi:.17g}): {c.panels} panels "
                 f"of degree {c.degree}, measured error {c.error:.1e} (relative) vs the solver"
             )
         return text

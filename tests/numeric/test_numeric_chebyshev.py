@@ -37,21 +37,21 @@ def mp_values(mp_fun, x: np.ndarray) -> np.ndarray:
         return np.array([float(mp_fun(mpmath.mpf(float(v)))) for v in x])
 
 
-def reference_eval(table: PiecewiseChebyshev, x: np.ndarray, piece: np.ndarray) -> np.ndarray:
-    """numpy's chebval of each function's series on the given piece, at the mapped s in [-1, 1]."""
-    left, right = table.edges[piece], table.edges[piece + 1]
+def reference_eval(table: PiecewiseChebyshev, x: np.ndarray, panel: np.ndarray) -> np.ndarray:
+    """numpy's chebval of each function's series on the given panel, at the mapped s in [-1, 1]."""
+    left, right = table.edges[panel], table.edges[panel + 1]
     s = (2 * x - left - right) / (right - left)
     out = np.empty((table.coefs.shape[2], x.size))
     for k in range(table.coefs.shape[2]):
-        for p in np.unique(piece):
-            on = piece == p
+        for p in np.unique(panel):
+            on = panel == p
             out[k, on] = npc.chebval(s[on], table.coefs[p, :, k])
     return out
 
 
-def clenshaw_tolerance(table: PiecewiseChebyshev, piece: np.ndarray) -> np.ndarray:
-    """Rounding bound for two Clenshaw orderings: a few (degree + 1) eps sum |c| per function and piece."""
-    return 4 * (table.degree + 1) * EPS * np.abs(table.coefs).sum(axis=1)[piece].T
+def clenshaw_tolerance(table: PiecewiseChebyshev, panel: np.ndarray) -> np.ndarray:
+    """Rounding bound for two Clenshaw orderings: a few (degree + 1) eps sum |c| per function and panel."""
+    return 4 * (table.degree + 1) * EPS * np.abs(table.coefs).sum(axis=1)[panel].T
 
 
 def dense_grid(table: PiecewiseChebyshev, lo: float, hi: float, n: int = 1500) -> np.ndarray:
@@ -115,7 +115,7 @@ def test_values_to_coefficients_is_interpolation(n):
 )
 def test_single_piece_fit_equals_numpy_interpolate(fun, lo, hi, degree):
     table = fit_chebyshev(lambda x: fun(x)[None], lo, hi, degree=degree, tol=1e-13, width=hi - lo)
-    assert table.pieces == 1 and table.degree == degree
+    assert table.panels == 1 and table.degree == degree
     ref = npc.Chebyshev.interpolate(fun, degree, domain=[lo, hi]).coef
     scale = np.abs(fun(np.linspace(lo, hi, 101))).max()
     np.testing.assert_allclose(table.coefs[0, :, 0], ref, rtol=0, atol=4 * (degree + 1) * EPS * scale)
@@ -124,39 +124,39 @@ def test_single_piece_fit_equals_numpy_interpolate(fun, lo, hi, degree):
 # ------------------------------------------------------------ evaluation
 @st.composite
 def random_table(draw):
-    pieces = draw(st.integers(1, 6))
+    panels = draw(st.integers(1, 6))
     degree = draw(st.integers(1, 30))
     k = draw(st.integers(1, 3))
     lo = draw(st.floats(-50, 50))
-    widths = draw(st.lists(st.floats(1e-3, 10.0), min_size=pieces, max_size=pieces))
+    widths = draw(st.lists(st.floats(1e-3, 10.0), min_size=panels, max_size=panels))
     edges = lo + np.concatenate([[0.0], np.cumsum(widths)])
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     decay = draw(st.floats(0.0, 1.0))  # 0: all coefficients O(1); 1: geometric decay like a smooth function
-    coefs = rng.normal(size=(pieces, degree + 1, k)) * (0.5 ** (decay * np.arange(degree + 1)))[None, :, None]
-    piece = rng.integers(0, pieces, size=200)
+    coefs = rng.normal(size=(panels, degree + 1, k)) * (0.5 ** (decay * np.arange(degree + 1)))[None, :, None]
+    panel = rng.integers(0, panels, size=200)
     u = rng.uniform(0.0, 1.0, size=200)
-    u[:4] = [0.0, 1.0, 0.5, 1e-12]  # the ends of pieces, where s = -1 and s = 1
-    x = edges[piece] + u * (edges[piece + 1] - edges[piece])
-    x = np.clip(x, edges[piece], edges[piece + 1])
-    return PiecewiseChebyshev(edges, coefs, 0.0), x, piece
+    u[:4] = [0.0, 1.0, 0.5, 1e-12]  # the ends of panels, where s = -1 and s = 1
+    x = edges[panel] + u * (edges[panel + 1] - edges[panel])
+    x = np.clip(x, edges[panel], edges[panel + 1])
+    return PiecewiseChebyshev(edges, coefs, 0.0), x, panel
 
 
 @PROPERTY
 @given(random_table())
 def test_property_clenshaw_equals_numpy_chebval(case):
-    table, x, piece = case
-    # Where x is an interior edge, the table uses the piece on its right; the reference must do the same.
-    piece = np.clip(np.searchsorted(table.edges, x, side="right") - 1, 0, table.pieces - 1)
+    table, x, panel = case
+    # Where x is an interior edge, the table uses the panel on its right; the reference must do the same.
+    panel = np.clip(np.searchsorted(table.edges, x, side="right") - 1, 0, table.panels - 1)
     got = table(x)
-    ref = reference_eval(table, x, piece)
+    ref = reference_eval(table, x, panel)
     assert got.shape == ref.shape
-    assert np.all(np.abs(got - ref) <= clenshaw_tolerance(table, piece))
+    assert np.all(np.abs(got - ref) <= clenshaw_tolerance(table, panel))
 
 
 @pytest.mark.parametrize("degree", [1, 2, 3, 7, 24, 60])
 def test_clenshaw_equals_chebval_to_rounding(degree):
-    """Unit-size coefficients on one piece [-1, 1]: the table is numpy's chebval to ~1e-15."""
+    """Unit-size coefficients on one panel [-1, 1]: the table is numpy's chebval to ~1e-15."""
     rng = np.random.default_rng(degree)
     coefs = rng.uniform(-1, 1, size=(1, degree + 1, 2)) / (1 + np.arange(degree + 1))[None, :, None] ** 2
     table = PiecewiseChebyshev(np.array([-1.0, 1.0]), coefs, 0.0)
@@ -173,7 +173,7 @@ def test_degree_zero_series_is_constant():
 
 
 def test_evaluation_over_several_chunks():
-    """More points than one evaluation chunk: every point still agrees with chebval on its piece."""
+    """More points than one evaluation chunk: every point still agrees with chebval on its panel."""
     rng = np.random.default_rng(7)
     edges = np.array([0.0, 0.3, 1.0, 2.5])
     coefs = rng.normal(size=(3, 9, 2)) * 0.5 ** np.arange(9)[None, :, None]
@@ -182,8 +182,8 @@ def test_evaluation_over_several_chunks():
     x = rng.uniform(0.0, 2.5, size=n)
     got = table(x.reshape(-1, 1))  # any shape: raveled
     assert got.shape == (2, n)
-    piece = np.searchsorted(edges, x, side="right") - 1
-    assert np.all(np.abs(got - reference_eval(table, x, piece)) <= clenshaw_tolerance(table, piece))
+    panel = np.searchsorted(edges, x, side="right") - 1
+    assert np.all(np.abs(got - reference_eval(table, x, panel)) <= clenshaw_tolerance(table, panel))
 
 
 def test_which_selects_rows():
@@ -215,14 +215,14 @@ def test_table_accuracy_against_mpmath(name, degree, tol):
 
 @pytest.mark.parametrize("name", ["log1p", "atan", "dawson", "dawson relative", "log1p mixed"])
 def test_stored_error_is_measured_on_the_check_grid(name):
-    """Recompute the error at each piece's angular midpoints with numpy's chebval: it is the stored error."""
+    """Recompute the error at each panel's angular midpoints with numpy's chebval: it is the stored error."""
     fun, _, (lo, hi), floor = TABLES[name]
     table = fit_chebyshev(lambda x: fun(x)[None], lo, hi, degree=16, tol=1e-14, floor=floor)
     n = table.degree + 1
     mid, half = 0.5 * (table.edges[1:] + table.edges[:-1]), 0.5 * np.diff(table.edges)
     s = npc.chebpts2(n + 1)[1:-1]
     worst, slack = 0.0, 0.0
-    for p in range(table.pieces):
+    for p in range(table.panels):
         x = mid[p] + half[p] * s
         exact = fun(x)
         scale = 1.0 if floor is None else floor + np.abs(exact)
@@ -233,10 +233,10 @@ def test_stored_error_is_measured_on_the_check_grid(name):
 
 
 def test_pieces_shrink_towards_a_singularity_just_outside():
-    """log1p on [-0.999, 1] (singular at -1): bisection concentrates pieces at the left end."""
+    """log1p on [-0.999, 1] (singular at -1): bisection concentrates panels at the left end."""
     table = fit_chebyshev(lambda x: np.log1p(x)[None], -0.999, 1.0, degree=16, tol=1e-13)
     widths = np.diff(table.edges)
-    assert table.pieces > 2
+    assert table.panels > 2
     assert widths[0] < 1e-2 * widths[-1]
     assert widths[0] <= widths.min() * (1 + 1e-9)
     x = dense_grid(table, -0.999, 1.0, 3000)
@@ -259,14 +259,14 @@ def random_polynomial(draw):
 @PROPERTY
 @given(random_polynomial())
 def test_property_polynomials_are_reproduced(case):
-    """A Chebyshev series of degree <= the table's degree on [lo, hi] is interpolated exactly (one piece):
+    """A Chebyshev series of degree <= the table's degree on [lo, hi] is interpolated exactly (one panel):
     the coefficients are its own, up to rounding.  Rounding includes the noise of evaluating the series
     at a float x: x is known to ulp(x), i.e. to ~eps*(|lo| + |hi|)/(hi - lo) in the window variable,
     amplified by up to degree**2 (Markov's inequality)."""
     degree, lo, hi, c = case
     poly = npc.Chebyshev(c, domain=[lo, hi])
     table = fit_chebyshev(lambda x: poly(x)[None], lo, hi, degree=degree, tol=1e-9, width=hi - lo)
-    assert table.pieces == 1
+    assert table.panels == 1
     want = np.zeros(degree + 1)
     want[: c.size] = c
     noise = 4 * EPS * (abs(lo) + abs(hi) + (hi - lo)) / (hi - lo) * max(1, c.size - 1) ** 2
@@ -293,14 +293,14 @@ def test_values_at_and_beyond_the_interval_ends(name):
 
 @pytest.mark.parametrize("name", ["log1p mixed", "dawson relative", "atan"])
 def test_continuity_across_interior_edges(name):
-    """The left piece at s = 1 and the right piece at s = -1 agree at every interior edge (both to the function)."""
+    """The left panel at s = 1 and the right panel at s = -1 agree at every interior edge (both to the function)."""
     fun, mp_fun, (lo, hi), floor = TABLES[name]
     tol = 1e-14
     table = fit_chebyshev(lambda x: fun(x)[None], lo, hi, degree=16, tol=tol, floor=floor)
-    assert table.pieces > 1
+    assert table.panels > 1
     inner = table.edges[1:-1]
-    left = np.array([npc.chebval(1.0, table.coefs[p, :, 0]) for p in range(table.pieces - 1)])
-    right = np.array([npc.chebval(-1.0, table.coefs[p, :, 0]) for p in range(1, table.pieces)])
+    left = np.array([npc.chebval(1.0, table.coefs[p, :, 0]) for p in range(table.panels - 1)])
+    right = np.array([npc.chebval(-1.0, table.coefs[p, :, 0]) for p in range(1, table.panels)])
     ref = mp_values(mp_fun, inner)
     scale = 1.0 if floor is None else floor + np.abs(ref)
     assert np.all(np.abs(left - ref) / scale <= 1.25 * tol)
@@ -308,12 +308,12 @@ def test_continuity_across_interior_edges(name):
 
 
 def test_unreachable_tolerance_raises():
-    """A jump cannot be fitted: after max_pieces the fit gives up with ValueError."""
+    """A jump cannot be fitted: after max_panels the fit gives up with ValueError."""
     with pytest.raises(ValueError, match="no Chebyshev fit"):
-        fit_chebyshev(lambda x: np.sign(x - 0.3)[None], 0.0, 1.0, degree=8, tol=1e-10, max_pieces=16)
+        fit_chebyshev(lambda x: np.sign(x - 0.3)[None], 0.0, 1.0, degree=8, tol=1e-10, max_panels=16)
 
 
 def test_width_sets_the_initial_pieces():
-    """Equal initial pieces no wider than width: a function fitted at once keeps them."""
+    """Equal initial panels no wider than width: a function fitted at once keeps them."""
     table = fit_chebyshev(lambda x: np.arctan(x)[None], 0.0, 3.0, degree=40, tol=1e-13, width=0.7)
     np.testing.assert_allclose(table.edges, np.linspace(0.0, 3.0, 6), rtol=0, atol=4 * EPS)
