@@ -489,3 +489,16 @@ def test_nonseparable_verdicts_are_cited_or_computed():
     ar = record("ard").properties
     assert ar["monotone"].by == "literature" and ard.CITATION in ar["monotone"].detail
     assert {ar[p].by for p in ("sparsity", "unbiased", "bounded")} == {"numeric"}
+
+
+def test_every_method_an_entry_names_exists():
+    """The catalog is data: it names the methods/ functions the engine calls; each name must resolve."""
+    from symdual.derivation import resolve
+
+    named = [(e.name, d) for e in sd.catalog.entries() for d in (e.numeric, e.supplement, e.build) if d]
+    assert {n for n, _ in named} == {"vardrop_approx", "vardrop_exact", "hardconcrete", "hardthresh", "ard"}
+    for name, dotted in named:
+        assert dotted.startswith("symdual.methods.") and callable(resolve(dotted)), (name, dotted)
+    with pytest.raises(ValueError, match="symdual.methods"):
+        sd.catalog.Entry(name="x", title="x", citation="x", family="x", kind="dual", rule="eta", rule_text="x",
+                         params=(), expected=dict, numeric="os:system")
