@@ -58,7 +58,7 @@ def _monotone(d: Any, grid: np.ndarray, by_construction: bool, timeout: Budget) 
     if by_construction:
         return Verdict("proved", "by construction",
                        "eta_hat is the global argmin of s/eta + f(eta), nondecreasing in s = w**2 by "
-                       "decreasing differences (Topkis); it may jump where f is not concave")
+                       "decreasing differences (Topkis); it may jump where u -> f(1/u) is not convex")
     if d.eta_hat is None:
         return Verdict("unknown", "symbolic", "eta_hat was not derived")
     if any(e.is_number and e.is_negative for e, _ in branches(d.eta_hat, w)):

@@ -28,8 +28,8 @@ VARDROP_APPROX = Entry(
     params=(lam_param(),), expected=_expected, lam_mapping=LAM_MAPPING, numeric="symdual.methods.vardrop:approx_engine",
     supplement="symdual.methods.vardrop:approx_series",
     notes=(f"Molchanov's constants k1 = {_K1}, k2 = {_K2}, k3 = {_K3} (exact decimals).",
-           "f'(0+) = 1/lam but f is not concave near 0 (the eta**k3 term, k3 > 1): the eta-trick uses its "
-           "concave envelope in 1/eta.",
+           "f'(0+) = 1/lam; f is not concave near 0 (the eta**k3 term, k3 > 1), but eta**2 f'(eta) increases, "
+           "so u -> f(1/u) is convex and the stationary point is the minimum.",
            "Looks like LogSum: Omega ~ log(w)/lam at infinity, Omega'(0+) = 1/sqrt(lam)."),
 )
 
