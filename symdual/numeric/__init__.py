@@ -2,23 +2,25 @@
 
 float64 (vectorised) and mpmath (any precision) evaluation of Omega,
 eta_hat and Omega' from a dual f: :class:`EtaTrickNumeric`; the variational
-dropout duals (exact and approximate KL) and HardConcrete.
+dropout duals (exact and approximate KL) and HardConcrete. The names below
+are imported on first use, so that ``symdual.numeric.evaluators`` (needed by
+every derivation) does not load the engines and scipy.
 """
-from .duals import from_dual, from_parametric, from_sympy_dual
-from .eta_trick import CriticalPoint, DualCurve, EtaTrickNumeric, Evaluation
-from .gates import HardConcrete, hardconcrete
-from .vardrop import vardrop_approx, vardrop_exact
+from __future__ import annotations
 
-__all__ = [
-    "CriticalPoint",
-    "DualCurve",
-    "EtaTrickNumeric",
-    "Evaluation",
-    "HardConcrete",
-    "from_dual",
-    "from_parametric",
-    "from_sympy_dual",
-    "hardconcrete",
-    "vardrop_approx",
-    "vardrop_exact",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "from_dual": "duals", "from_parametric": "duals", "from_sympy_dual": "duals",
+    "CriticalPoint": "eta_trick", "DualCurve": "eta_trick", "EtaTrickNumeric": "eta_trick", "Evaluation": "eta_trick",
+    "HardConcrete": "gates", "hardconcrete": "gates",
+    "vardrop_approx": "vardrop", "vardrop_exact": "vardrop",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module 'symdual.numeric' has no attribute {name!r}")
