@@ -266,3 +266,19 @@ def test_broken_pipe_exits_quietly():
     proc.stdout.close()  # nobody reads the table
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0 and b"Traceback" not in err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--eta-hat", "w", "--lam", "3", "--param", "lam=2"], "lam is given twice"),
+    (["--eta-hat", "w*(w+a)", "--param", "a=1", "--param", "a=2"], "--param a is given twice"),
+])
+def test_a_value_given_twice_is_refused_not_silently_chosen(args, needle, capsys):
+    assert main(["derive", *args]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+def test_lam_by_option_or_by_param(capsys):
+    for args in (["--lam", "0.5"], ["--param", "lam=1/2"]):
+        assert main(["derive", "--eta-hat", "w", "--json", *args]) == 0
+        assert json.loads(capsys.readouterr().out)["rule"]["lam"] == "1/2"

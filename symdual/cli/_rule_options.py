@@ -40,7 +40,7 @@ def add_rule_arguments(p: argparse.ArgumentParser, required: bool = True) -> Non
     group = p.add_mutually_exclusive_group(required=required)
     for flag, dest, help_text in RULE_OPTIONS:
         group.add_argument(flag, dest=dest, metavar="EXPR", help=help_text)
-    p.add_argument("--lam", default="1", help="penalty strength lam > 0 (default 1)")
+    p.add_argument("--lam", default=None, help="penalty strength lam > 0 (default 1)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="value of a parameter of the rule (repeatable)")
     add_timeout_argument(p)
@@ -61,6 +61,11 @@ def rule_kwargs(args: argparse.Namespace) -> dict:
             name, value = parse_param(text)
         except ParseError as exc:
             raise InputError(f"--param: {exc}") from None
+        if name in params:
+            raise InputError(f"--param {name} is given twice")
         params[name] = value
+    if "lam" in params and args.lam is not None:
+        raise InputError("lam is given twice (--lam and --param lam=...): give one")
     rule = {dest: getattr(args, dest) for _, dest, _ in RULE_OPTIONS if getattr(args, dest) is not None}
-    return dict(rule, lam=params.pop("lam", args.lam), params=params, timeout=args.timeout)
+    lam = params.pop("lam", "1" if args.lam is None else args.lam)
+    return dict(rule, lam=lam, params=params, timeout=args.timeout)
