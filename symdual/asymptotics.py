@@ -43,8 +43,21 @@ C = sp.Symbol("C")
 _ZERO = sp.Integer(0)
 
 
+MAX_ORDER = 12
+"""series_at raises the order up to this when the terms below ``n`` all vanish."""
+
+
 def series_at(expr: sp.Expr, point: sp.Expr, n: int = 3) -> sp.Expr:
-    """Series of ``expr`` at w -> 0+ or w -> oo, with its O-term."""
+    """Series of ``expr`` at w -> 0+ or w -> oo, with its O-term and at least one nonzero term:
+    if every term below order ``n`` vanishes (Omega = w**3/3 + ... at n = 3), the order is raised."""
+    ser = _series_at(expr, point, n)
+    while ser.removeO() == 0 and ser.getO() is not None and n < MAX_ORDER:
+        n += 3
+        ser = _series_at(expr, point, n)
+    return ser
+
+
+def _series_at(expr: sp.Expr, point: sp.Expr, n: int) -> sp.Expr:
     if point == 0:
         return sp.series(head(expr, w), w, 0, n)
     piece = tail(expr, w)

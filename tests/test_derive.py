@@ -266,3 +266,17 @@ def test_an_undefined_rule_is_one_clear_error(rule):
     with pytest.raises(InputError, match="undefined") as err:
         sd.derive(eta_hat=rule)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("kwargs, leading", [
+    ({"keep_prob": "1/(1+w)"}, w**3 / 3),  # eta_hat = 1/w, Omega' = w**2
+    ({"eta_hat": "1/(w**2*(1 + w))"}, w**4 / 4),  # Omega' = w**3 (1 + w)
+])
+def test_a_series_keeps_its_leading_term(kwargs, leading):
+    """The series at 0+ is never only an O-term: its first term is the true leading term of Omega."""
+    d = sd.derive(**kwargs)
+    body = d.series["omega@0"].removeO()
+    assert body != 0
+    first = min(sp.Add.make_args(sp.expand(body)), key=lambda t: sp.degree(t, w))
+    assert sp.simplify(first - leading) == 0
+    assert sp.limit(sp.integrate(d.omega_prime, (w, 0, w)) / leading, w, 0) == 1  # independent: Omega/leading -> 1
