@@ -70,6 +70,9 @@ def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[s
                              f"but the expression uses {', '.join(sorted(other_var))}")
         missing = ", ".join(sorted(other))
         raise InputError(f"missing parameter value for {missing}: give --param NAME=VALUE (params={{...}} in Python)")
+    unused = sorted(set(values) - {s_.name for s_ in parsed.free_symbols})
+    if unused:
+        raise InputError(f"parameter {', '.join(unused)} is not used by the {kind} {expr} (a misspelt name?)")
     subs = {symbols[k]: v for k, v in values.items()}
     subs[lam] = lam_exact
     return Rule(kind, parsed.subs(subs), lam_exact, values, source=str(expr))

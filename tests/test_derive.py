@@ -280,3 +280,9 @@ def test_a_series_keeps_its_leading_term(kwargs, leading):
     first = min(sp.Add.make_args(sp.expand(body)), key=lambda t: sp.degree(t, w))
     assert sp.simplify(first - leading) == 0
     assert sp.limit(sp.integrate(d.omega_prime, (w, 0, w)) / leading, w, 0) == 1  # independent: Omega/leading -> 1
+
+
+def test_an_unused_parameter_is_refused_with_its_name():
+    with pytest.raises(InputError, match="parameter esp is not used") as err:
+        sd.derive(eta_hat="w*(w+eps)", params={"eps": 2, "esp": 3})
+    assert "\n" not in str(err.value)
