@@ -149,7 +149,8 @@ def _continuity(d: Any, grid: np.ndarray, timeout: Budget) -> Verdict:
     op = _ev(d, "omega_prime")
     if op is None:
         return Verdict("unknown", "numeric", "Omega' not available")
-    h = grid + float(lam_value) * op(grid)
+    with np.errstate(all="ignore"):
+        h = grid + float(lam_value) * op(grid)
     h0 = float(lam_value) * (float(at0) if at0 is not None and at0.is_finite else op(np.array([1e-300]))[0])
     below = np.nonzero(h < h0 - 1e-9 * max(1.0, abs(h0)))[0]
     if len(below):

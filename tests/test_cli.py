@@ -282,3 +282,11 @@ def test_lam_by_option_or_by_param(capsys):
     for args in (["--lam", "0.5"], ["--param", "lam=1/2"]):
         assert main(["derive", "--eta-hat", "w", "--json", *args]) == 0
         assert json.loads(capsys.readouterr().out)["rule"]["lam"] == "1/2"
+
+
+@pytest.mark.parametrize("rule", [["--keep-prob", "1 - exp(-w)"], ["--penalty", "cosh(w) - 1"],
+                                  ["--penalty", "log(cosh(w))"], ["--variance", "1/(1 + w**2)"]])
+def test_a_derivation_prints_nothing_on_stderr(rule):
+    """No NumPy RuntimeWarning (overflow, inf - inf) reaches the user: stderr stays empty."""
+    out = run_cli("derive", *rule)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
