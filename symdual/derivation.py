@@ -26,7 +26,7 @@ import sympy as sp
 
 from . import duality
 from .asymptotics import integrated_series, series_at
-from .bounded import bounded, default_timeout
+from .bounded import TimedOut, bounded, default_timeout
 from .errors import DivergentPenalty, InputError
 from .inputs import build_rule, check_eta_hat, check_range, exact_params, given_rule
 from .numeric.evaluators import ClosedForm, EnginePiece, Quadrature, small_argument
@@ -38,6 +38,13 @@ TOTAL_BUDGET_FACTOR = 4
 """All CAS calls of one derivation share a deadline of this many per-call budgets."""
 SMALL_ARGUMENT_TERMS = 12
 """Order of the series at 0+ that replaces a closed-form Omega at tiny |w| (where certified)."""
+STEP_NAMES = {
+    "omega_from_eta_hat": "Omega as the integral of w/eta_hat", "simplest": "a simpler form",
+    "series_at": "a series of Omega", "integrated_series": "a series of Omega from Omega'",
+    "limit_at": "a limit", "_limit_in_eta": "a limit of f", "eta_hat_from_omega": "eta_hat = w/Omega'",
+    "f_from_omega": "the dual f", "omega_from_f": "Omega from the dual f",
+}
+"""What each CAS step derives, for the notes of a step that failed (no SymPy internals)."""
 CERTIFY_POINTS = 41
 """A user dual's numeric Omega is certified against mpmath (30 digits) at this many w in [1e-6, 1e6]."""
 
@@ -88,7 +95,11 @@ class _Draft:
         exc = getattr(out, "exception", None)
         if isinstance(exc, InputError):
             raise exc
-        self.notes.append(f"{getattr(fn, '__name__', 'CAS step')}: {out.reason.splitlines()[0]}")
+        what = STEP_NAMES.get(getattr(fn, "__name__", ""), "a CAS step")
+        why = out.reason if isinstance(out, TimedOut) else "SymPy found no result"
+        note = f"{what}: not derived ({why})"
+        if note not in self.notes:
+            self.notes.append(note)
         return None
 
     def freeze(self) -> Derivation:

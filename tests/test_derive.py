@@ -286,3 +286,11 @@ def test_an_unused_parameter_is_refused_with_its_name():
     with pytest.raises(InputError, match="parameter esp is not used") as err:
         sd.derive(eta_hat="w*(w+eps)", params={"eps": 2, "esp": 3})
     assert "\n" not in str(err.value)
+
+
+def test_a_failed_cas_step_is_noted_in_words_not_sympy_internals():
+    d = sd.derive(eta_hat="w*exp(w**2)*(1+w)**(1/3)", timeout=1)
+    step_notes = [n for n in d.notes if "not derived" in n]
+    assert any(n.startswith("Omega as the integral of w/eta_hat: not derived (timed out") for n in step_notes)
+    for n in step_notes:
+        assert "Error" not in n and "_eval" not in n and "Traceback" not in n, n
