@@ -83,7 +83,10 @@ _GRID = np.geomspace(1e-6, 1e6, 241)
 
 def check_range(rule: Rule) -> None:
     """Rates in [0, 1] and eta_hat, r, sigma**2 >= 0 on a grid of w (else InputError)."""
-    if rule.kind in ("penalty", "dual"):
+    if rule.kind == "dual":
+        _check_dual(rule)
+        return
+    if rule.kind == "penalty":
         return
     bounds = {"drop_rate": (0, 1), "keep_prob": (0, 1)}.get(rule.kind, (0, np.inf))
     f = ClosedForm(rule.expr, w)
@@ -105,3 +108,25 @@ def check_eta_hat(eta_hat: sp.Expr, rule: Rule) -> None:
         i = bad[0]
         raise InputError(f"{rule.kind} {rule.expr} gives eta_hat = {eta_hat} = {vals[i]:.6g} at w = {_GRID[i]:.4g}; "
                          "eta_hat must be positive (a drop rate of 1 drops the weight for good)")
+
+
+def _check_dual(rule: Rule) -> None:
+    """A dual f must be real and nondecreasing in eta, +oo allowed (else w**2 = eta**2 f'(eta) has no root and the
+    infimum runs off to eta -> 0 or oo): checked on a grid of eta, one line naming the first failure."""
+    f = ClosedForm(rule.expr, variable_of("dual"))
+    try:
+        vals = f(_GRID)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):  # complex or undefined values
+        raise InputError(f"the dual f = {rule.expr} is not real-valued for eta > 0") from None
+    bad = np.nonzero(np.isnan(vals) | (vals == -np.inf))[0]
+    if len(bad):
+        i = bad[0]
+        raise InputError(f"the dual f = {rule.expr} is undefined at eta = {_GRID[i]:.4g} (value {vals[i]:.6g})")
+    if np.all(vals == np.inf):
+        raise InputError(f"the dual f = {rule.expr} is +oo for every eta: no penalty is finite")
+    with np.errstate(invalid="ignore"):  # +oo - +oo where f is +oo (a constraint on eta): no decrease there
+        drops = np.nonzero(np.diff(vals) < -1e-12 * np.maximum(np.abs(vals[:-1]), 1.0))[0]
+    if len(drops):
+        i = drops[0]
+        raise InputError(f"a dual f must be nondecreasing in eta, but f = {rule.expr} decreases: "
+                         f"f({_GRID[i]:.4g}) = {vals[i]:.8g} > f({_GRID[i + 1]:.4g}) = {vals[i + 1]:.8g}")

@@ -294,3 +294,18 @@ def test_a_failed_cas_step_is_noted_in_words_not_sympy_internals():
     assert any(n.startswith("Omega as the integral of w/eta_hat: not derived (timed out") for n in step_notes)
     for n in step_notes:
         assert "Error" not in n and "_eval" not in n and "Traceback" not in n, n
+
+
+@pytest.mark.parametrize("dual, needle", [("1/eta", "nondecreasing"), ("-eta", "nondecreasing"),
+                                          ("exp(-eta)", "nondecreasing"), ("sin(eta)", "nondecreasing"),
+                                          ("oo", "+oo for every eta")])
+def test_a_dual_that_is_not_nondecreasing_is_one_clear_error(dual, needle):
+    with pytest.raises(InputError, match=re.escape(needle)) as err:
+        sd.derive(dual=dual)
+    assert "\n" not in str(err.value)
+
+
+def test_a_dual_with_an_infinite_piece_is_accepted():
+    """f = 0 up to eta = 3, +oo beyond (a constraint on eta): Omega = w**2/6, plain dropout's ridge."""
+    d = sd.derive(dual="Piecewise((0, eta <= 3), (oo, True))")
+    assert d.evaluate("omega", 1.5) == pytest.approx(1.5**2 / 6, rel=1e-14)
