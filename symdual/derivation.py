@@ -26,7 +26,7 @@ import sympy as sp
 
 from . import duality
 from .asymptotics import integrated_series, series_at
-from .bounded import TimedOut, bounded, default_timeout
+from .bounded import MAX_TIMEOUT, TimedOut, bounded, default_timeout
 from .errors import DivergentPenalty, InputError
 from .inputs import build_rule, check_eta_hat, check_range, exact_params, given_rule
 from .numeric.evaluators import ClosedForm, EnginePiece, Quadrature, small_argument
@@ -58,7 +58,12 @@ class Budget:
 
     @classmethod
     def start(cls, per_call: float | None) -> Budget:
-        per = default_timeout() if per_call is None else float(per_call)
+        try:
+            per = default_timeout() if per_call is None else float(per_call)
+        except (TypeError, ValueError):
+            raise InputError(f"timeout must be a number of seconds, got {per_call!r}") from None
+        if not 0 < per <= MAX_TIMEOUT:  # also refuses nan
+            raise InputError(f"timeout must be in (0, {MAX_TIMEOUT:g}] seconds, got {per_call!r}")
         return cls(per, time.monotonic() + TOTAL_BUDGET_FACTOR * per)
 
     def remaining(self) -> float:

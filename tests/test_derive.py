@@ -309,3 +309,9 @@ def test_a_dual_with_an_infinite_piece_is_accepted():
     """f = 0 up to eta = 3, +oo beyond (a constraint on eta): Omega = w**2/6, plain dropout's ridge."""
     d = sd.derive(dual="Piecewise((0, eta <= 3), (oo, True))")
     assert d.evaluate("omega", 1.5) == pytest.approx(1.5**2 / 6, rel=1e-14)
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), -1, 0, 1e9, "abc"])
+def test_a_bad_budget_is_refused_in_the_api_too(timeout):
+    with pytest.raises(InputError, match="timeout"):
+        sd.derive(eta_hat="w", timeout=timeout)
