@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -108,10 +108,8 @@ class _Draft:
         return None
 
     def freeze(self) -> Derivation:
-        return Derivation(rule=self.rule, eta_hat=self.eta_hat, omega=self.omega, f_dual=self.f_dual,
-                          omega_prime=self.omega_prime, series=self.series, properties=self.properties,
-                          provenance=self.provenance, limits=self.limits, notes=tuple(self.notes), name=self.name,
-                          evaluators=self.evaluators)
+        """The record: every field of :class:`Derivation`, taken from the draft (the record freezes them)."""
+        return Derivation(**{f.name: getattr(self, f.name) for f in fields(Derivation)})
 
 
 # ---------------------------------------------------------------- derive
