@@ -1,4 +1,4 @@
-"""The ``symdual`` command line: derive, table, verify, figures.
+"""The ``symdual`` command line: derive, table, verify, figures, cache.
 
 One module per subcommand (``symdual.cli.derive``, ``.table``, ``.verify``,
 ``.figures``), each with ``add_arguments(parser)`` and ``run(args) -> int``;
@@ -15,12 +15,12 @@ import sys
 
 from .. import __version__
 from ..errors import InputError
-from . import derive, figures, table, verify
+from . import cache, derive, figures, table, verify
 from ._extras import missing_dependency
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = {"derive": derive, "table": table, "verify": verify, "figures": figures}
+SUBCOMMANDS = {"derive": derive, "table": table, "verify": verify, "figures": figures, "cache": cache}
 
 
 class _Parser(argparse.ArgumentParser):
