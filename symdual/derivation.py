@@ -21,10 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import mpmath
 import numpy as np
 import sympy as sp
 
-from . import duality
+from . import certify, duality
 from .asymptotics import integrated_series, series_at
 from .bounded import MAX_TIMEOUT, TimedOut, bounded, default_timeout
 from .errors import DivergentPenalty, InputError
@@ -45,6 +46,7 @@ STEP_NAMES = {
     "f_from_omega": "the dual f", "omega_from_f": "Omega from the dual f",
 }
 """What each CAS step derives, for the notes of a step that failed (no SymPy internals)."""
+PIECE_NAMES = {"omega": "Omega", "eta_hat": "eta_hat", "omega_prime": "Omega'", "f_dual": "the dual f"}
 CERTIFY_POINTS = 41
 """A user dual's numeric Omega is certified against mpmath (30 digits) at this many w in [1e-6, 1e6]."""
 
@@ -106,6 +108,26 @@ class _Draft:
         if note not in self.notes:
             self.notes.append(note)
         return None
+
+    def certified(self, piece: str, check: Callable[..., certify.Certificate], *exprs: sp.Expr) -> bool:
+        """Check a closed-form piece against its definition (:mod:`symdual.certify`), within the budget.
+
+        Passed: its provenance says so. Failed: a note with the failing point, and False (the caller discards it).
+        Out of time: it is kept, its precision saying it is not certified."""
+        out = bounded(check, *exprs, timeout=self.budget.remaining())
+        cert = out.value if out.ok else None
+        p = self.provenance.get(piece)
+        if cert is None:
+            why = out.reason if isinstance(out, TimedOut) else "the check could not run"
+            if p is not None:
+                self.provenance[piece] = Provenance(p.method, p.how, f"not certified ({why})")
+            return True
+        if cert.ok:
+            if p is not None:
+                self.provenance[piece] = Provenance(p.method, p.how, f"exact; {cert.summary}")
+            return True
+        self.notes.append(f"the closed form SymPy gave for {PIECE_NAMES[piece]} {cert.summary}; discarded")
+        return False
 
     def freeze(self) -> Derivation:
         """The record: every field of :class:`Derivation`, taken from the draft (the record freezes them)."""
@@ -196,23 +218,27 @@ def _from_rule(d: _Draft, engine: Any = None) -> None:
     d.provenance["omega_prime"] = Provenance("closed form", "w/eta_hat(w) (envelope theorem)")
     omega = d.cas(duality.omega_from_eta_hat, d.eta_hat)
     if omega is not None:
-        d.omega = d.cas(duality.simplest, omega) or omega
+        omega = d.cas(duality.simplest, omega) or omega
         d.provenance["omega"] = Provenance("closed form", "integral_0^w t/eta_hat(t) dt, normalised Omega(0) = 0")
-        return
+        if d.certified("omega", certify.omega_from_integral, omega, d.eta_hat):
+            d.omega = omega
+            return
+        del d.provenance["omega"]
     at_zero = d.cas(integrated_series, d.omega_prime, sp.Integer(0), 3)
     if at_zero is not None:
         _check_integrable_at_zero(at_zero)
         d.series["omega@0"] = at_zero
     d.provenance["omega"] = Provenance(
-        "numeric", "no closed form within the CAS budget: cumulative Gauss-Legendre quadrature of w/eta_hat; "
-        "mpmath tanh-sinh path", "about 1e-14 relative (24-point rule on panels of ratio 2**(1/4))")
+        "numeric", "no certified closed form within the CAS budget: cumulative Gauss-Legendre quadrature of "
+        "w/eta_hat; mpmath tanh-sinh path", "about 1e-14 relative (24-point rule on panels of ratio 2**(1/4))")
 
 
 def _check_integrable_at_zero(at_zero: sp.Expr) -> None:
     """A log or a nonpositive power of w in the series of Omega at 0+ means Omega(0+) is infinite."""
     for t in sp.Add.make_args(at_zero.removeO()):
         exponent = t.as_base_exp()[1]
-        if t.has(sp.log) or (exponent.is_number and exponent <= 0 and t.has(w)):
+        log_w = any(lg.has(w) for lg in t.atoms(sp.log))  # log(2) is a constant, log(w) diverges
+        if log_w or (exponent.is_number and exponent <= 0 and t.has(w)):
             raise DivergentPenalty(f"the penalty diverges at w = 0: Omega(w) ~ {at_zero.removeO()} as w -> 0+")
 
 
@@ -221,23 +247,35 @@ def _from_penalty(d: _Draft, engine: Any = None) -> None:
     d.provenance["omega"] = Provenance("given", "the penalty as given")
     d.omega_prime = sp.diff(d.omega, w)
     d.provenance["omega_prime"] = Provenance("closed form", "derivative of the penalty")
+    if not d.certified("omega_prime", certify.derivative, d.omega_prime, d.omega):
+        d.omega_prime = None
+        d.provenance["omega_prime"] = Provenance("not derived", "SymPy's derivative failed certification")
+        return
     eh = d.cas(duality.eta_hat_from_omega, d.omega)
     if eh is not None:
-        d.eta_hat = eh
         d.provenance["eta_hat"] = Provenance("closed form", "eta_hat = w/Omega'(w) (envelope theorem)")
+        if d.certified("eta_hat", certify.eta_hat_from_derivative, eh, d.omega):
+            d.eta_hat = eh
+        else:
+            del d.provenance["eta_hat"]
 
 
 def _from_dual(d: _Draft, engine: Any = None) -> None:
     d.f_dual = d.rule.expr
     d.provenance["f_dual"] = Provenance("given", "the dual as given")
     out = d.cas(duality.omega_from_f, d.f_dual) if engine is None else None
+    how = "stationarity w**2 = eta**2 f'(eta) solved for eta"
+    if out is not None:
+        d.provenance["omega"] = Provenance("closed form", "Omega = (w**2/eta_hat + f(eta_hat))/2, " + how)
+        if not d.certified("omega", certify.omega_from_dual, out[0], out[1], d.f_dual):
+            del d.provenance["omega"]
+            out = None
     if out is not None:
         d.omega, d.eta_hat = out
         d.omega_prime = duality.omega_integrand(d.eta_hat)
-        how = "stationarity w**2 = eta**2 f'(eta) solved for eta"
-        d.provenance.update(omega=Provenance("closed form", "Omega = (w**2/eta_hat + f(eta_hat))/2, " + how),
-                            eta_hat=Provenance("closed form", how),
-                            omega_prime=Provenance("closed form", "w/eta_hat(w)"))
+        exact = d.provenance["omega"].precision
+        d.provenance.update(eta_hat=Provenance("closed form", how, exact),
+                            omega_prime=Provenance("closed form", "w/eta_hat(w)", exact))
         return
     if engine is None:
         from .numeric import from_sympy_dual
@@ -255,6 +293,11 @@ def _attach_engine(d: _Draft, engine: Any) -> None:
         cut = how.index("): ")
         how = how[len("numeric ("):cut] + how[cut + 1:]
     kind = getattr(engine, "evaluator_kind", "solver")
+    offset = _omega_offset(engine)
+    if offset:
+        d.limits["omega_offset"] = sp.Float(mpmath.nstr(offset, 30), 30)
+        d.notes.append(f"Omega is normalised to Omega(0) = 0: the dual's own Omega(0+) = f(0+)/2 = "
+                       f"{mpmath.nstr(offset, 16)} is subtracted (limits['omega_offset'])")
     for piece in ("omega", "eta_hat", "omega_prime", "f_dual"):
         if not hasattr(engine, piece):
             continue
@@ -263,9 +306,39 @@ def _attach_engine(d: _Draft, engine: Any) -> None:
         if fn_mp is None and expr is not None:
             closed = ClosedForm(expr, eta if piece == "f_dual" else w)
             fn_mp = closed.mp
-        d.evaluators[piece] = EnginePiece(getattr(engine, piece), fn_mp, kind)
+        fn = getattr(engine, piece)
+        if piece == "omega" and offset:
+            fn, fn_mp = _shifted(fn, fn_mp, offset)
+        d.evaluators[piece] = EnginePiece(fn, fn_mp, kind)
         if expr is None:
             d.provenance[piece] = Provenance("numeric", how, precision)
+
+
+def _omega_offset(engine: Any) -> mpmath.mpf:
+    """The engine's Omega(0+) at 30 digits (0 when it is normalised already or has no mpmath path)."""
+    omega_mp = getattr(engine, "omega_mp", None)
+    if omega_mp is None:
+        return mpmath.mpf(0)
+    with mpmath.workdps(30):
+        try:
+            value = mpmath.mpf(omega_mp(0, dps=30))
+        except (ValueError, ZeroDivisionError, TypeError, ArithmeticError):
+            return mpmath.mpf(0)
+    return value if mpmath.isfinite(value) and abs(value) > mpmath.mpf(10) ** -25 else mpmath.mpf(0)
+
+
+def _shifted(fn: Callable, fn_mp: Callable | None, offset: mpmath.mpf) -> tuple[Callable, Callable | None]:
+    """Omega - Omega(0+), in float64 and mpmath."""
+    shift = float(offset)
+
+    def omega(x: object) -> np.ndarray:
+        return np.asarray(fn(x), dtype=np.float64) - shift
+
+    def omega_mp(x: object, dps: int = 40) -> mpmath.mpf:
+        with mpmath.workdps(dps):
+            return fn_mp(x, dps=dps) - offset
+
+    return omega, (omega_mp if fn_mp is not None else None)
 
 
 # ---------------------------------------------------------------- limits
@@ -396,9 +469,13 @@ def _dual(d: _Draft) -> None:
         else:
             f = d.cas(duality.f_from_omega, d.omega, d.eta_hat)
             if f is not None:
-                d.f_dual = d.cas(duality.simplest, f) or f
+                f = d.cas(duality.simplest, f) or f
                 d.provenance["f_dual"] = Provenance("closed form",
                                                     "f(eta) = sup_w [2 Omega(w) - w**2/eta] (eta_hat inverted)")
+                if d.certified("f_dual", certify.dual_from_omega, f, d.omega, d.eta_hat):
+                    d.f_dual = f
+                else:
+                    d.provenance["f_dual"] = Provenance("not derived", "the closed form failed certification")
             else:
                 d.provenance["f_dual"] = Provenance("not derived",
                                                     "eta_hat could not be inverted within the CAS budget")

@@ -1,0 +1,267 @@
+"""Certification: a closed form is called exact only after it agrees with its definition at 30 digits.
+
+Each check evaluates the claimed closed form and an independent reference in
+mpmath (``DPS`` digits) on a log grid of [1e-8, 1e8] plus every breakpoint:
+
+    Omega(w)  = integral_0^w t/eta_hat(t) dt                    (rule given as eta_hat, p, q, r or sigma^2)
+    Omega'(w) = d/dw Omega(w)  (central difference, step 1e-12 w) (penalty given)
+    Omega(w)  = 1/2 [w^2/eta_hat(w) + f(eta_hat(w))] <= 1/2 [w^2/eta + f(eta)] for every eta on a grid
+              (eta up to 1e32, the eta -> oo candidate, and f's breakpoints)   (dual given)
+    f(eta)    = 2 Omega(w) - w^2/eta at eta = eta_hat(w), and f(eta) >= 2 Omega(w) - w^2/eta for every w
+              on a grid (f = +oo only where 2 Omega(w) - w^2/eta grows past 1e6 on it)  (f derived)
+
+A point that disagrees at 30 digits is re-evaluated at 60 before it counts
+(cancellation in the closed form, not in the mathematics). Every check
+returns a :class:`Certificate`: passed, or the first failing point with both
+values. Checks are pure functions of SymPy expressions, so they can run in a
+bounded child process.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .piecewise import branches
+from .rules import eta, w
+
+DPS = 30
+"""Digits of the certification."""
+TOL = 1e-15
+"""Largest relative disagreement accepted (absolute below 1e-40)."""
+LO, HI = 1e-8, 1e8
+W_GRID = np.geomspace(LO, HI, 33)
+ETA_GRID = np.concatenate([np.geomspace(LO, HI, 49), [1e12, 1e16, 1e24, 1e32]])
+BOUND_W = np.concatenate([np.geomspace(LO, HI, 49), [1e10, 1e12]])
+"""w grid of the upper-bound check of f (its sup runs over all w)."""
+BOUND_ETA = np.geomspace(LO, HI, 17)
+UNBOUNDED = 1e6
+_MP_EXTRA = {"Heaviside": lambda x, h=0.5: mpmath.mpf(h) if x == 0 else mpmath.mpf(1 if x > 0 else 0),
+             "DiracDelta": lambda x: mpmath.mpf(0)}
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The outcome of one check: ``ok``, the number of points, the largest relative error, and the first failure."""
+
+    ok: bool
+    what: str
+    points: int
+    max_error: float
+    failure: str = ""
+
+    @property
+    def summary(self) -> str:
+        if self.ok:
+            return (f"certified: agrees with {self.what} at {DPS} digits to {self.max_error:.1e} relative "
+                    f"on {self.points} points in [{LO:g}, {HI:g}] and breakpoints")
+        return f"failed certification against {self.what}: {self.failure}"
+
+
+def mp_function(expr: sp.Expr, x: sp.Symbol) -> Callable[[mpmath.mpf], mpmath.mpf]:
+    """``expr(x)`` evaluated by mpmath (Piecewise, Min/Max, Heaviside included)."""
+    fn = sp.lambdify(x, expr, modules=[_MP_EXTRA, "mpmath"])
+
+    def value(v: mpmath.mpf) -> mpmath.mpf:
+        out = fn(v)
+        if isinstance(out, mpmath.mpc):
+            if abs(out.imag) > mpmath.mpf(10) ** (-mpmath.mp.dps + 5) * (1 + abs(out.real)):
+                raise ValueError(f"complex value {mpmath.nstr(out, 8)}")
+            out = out.real
+        return mpmath.mpf(out)
+
+    return value
+
+
+def breakpoints(expr: sp.Expr | None, x: sp.Symbol) -> list[float]:
+    """Finite positive boundaries of the pieces of ``expr`` (Min, Max, Abs, Heaviside as Piecewise)."""
+    if expr is None:
+        return []
+    try:
+        rewritten = expr.rewrite(sp.Piecewise) if expr.has(sp.Min, sp.Max, sp.Abs, sp.Heaviside, sp.sign) else expr
+        parts = branches(rewritten, x)
+    except Exception:  # noqa: BLE001 - no breakpoints known: the grid alone
+        return []
+    out = set()
+    for _, where in parts:
+        for end in (where.inf, where.sup):
+            if end.is_number and end.is_finite and end > 0:
+                out.add(float(end))
+    return sorted(out)
+
+
+def _near(points: Iterable[float], rel: float = 1e-6) -> list[float]:
+    """Each point and its neighbours at relative distance ``rel`` (both one-sided values of a kink)."""
+    return [q for p in points for q in (p * (1 - rel), p, p * (1 + rel))]
+
+
+def _rel(a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
+    if mpmath.isnan(a) or mpmath.isnan(b):
+        return mpmath.inf
+    if mpmath.isinf(a) or mpmath.isinf(b):
+        return mpmath.mpf(0) if a == b else mpmath.inf
+    return abs(a - b) / max(abs(b), mpmath.mpf(10) ** -40)
+
+
+def _show(v: mpmath.mpf) -> str:
+    return mpmath.nstr(v, 20)
+
+
+class _Tally:
+    """Points checked and the largest error; the first failure stops the check."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.points, self.worst = what, 0, 0.0
+
+    def equal(self, claimed: Callable[[], mpmath.mpf], reference: Callable[[], mpmath.mpf], where: str) -> str:
+        """'' if claimed == reference to TOL (re-checked at twice the digits), else the failure."""
+        err = _rel(claimed(), reference())
+        if err > TOL:
+            with mpmath.workdps(2 * DPS):
+                c, r = claimed(), reference()
+                err = _rel(c, r)
+                if err > TOL:
+                    return f"at {where}: {_show(c)} instead of {_show(r)}"
+        self.points += 1
+        self.worst = max(self.worst, float(err))
+        return ""
+
+    def at_most(self, claimed: mpmath.mpf, bound: Callable[[], mpmath.mpf], where: str) -> str:
+        """'' if claimed <= bound (to TOL, re-checked at twice the digits), else the failure."""
+        b = bound()
+        if mpmath.isnan(claimed) or mpmath.isnan(b):
+            return f"at {where}: not a number"
+        if claimed <= b + TOL * abs(b) + mpmath.mpf(10) ** -40:
+            return ""
+        with mpmath.workdps(2 * DPS):
+            b = bound()
+            if claimed <= b + TOL * abs(b) + mpmath.mpf(10) ** -40:
+                return ""
+        return f"at {where}: {_show(claimed)} exceeds {_show(b)}"
+
+    def result(self, failure: str) -> Certificate:
+        return Certificate(not failure, self.what, self.points, self.worst, failure)
+
+
+def _checked(what: str, body: Callable[[_Tally], str]) -> Certificate:
+    tally = _Tally(what)
+    with mpmath.workdps(DPS):
+        try:
+            failure = body(tally)
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError) as exc:
+            failure = f"it does not evaluate in mpmath ({type(exc).__name__}: {exc})"
+    return tally.result(failure)
+
+
+def omega_from_integral(omega: sp.Expr, eta_hat: sp.Expr) -> Certificate:
+    """Omega(w) = integral_0^w t/eta_hat(t) dt on the grid (cumulative tanh-sinh, split at breakpoints)."""
+    om, g = mp_function(omega, w), mp_function(w / eta_hat, w)
+    cuts = sorted(set(breakpoints(eta_hat, w)) | set(breakpoints(omega, w)))
+    points = sorted(set(W_GRID.tolist()) | {c for c in _near(cuts) if LO <= c <= HI})
+
+    def body(t: _Tally) -> str:
+        total, a = mpmath.mpf(0), mpmath.mpf(0)
+        for x in points:
+            b = mpmath.mpf(x)
+            with mpmath.workdps(DPS + 10):
+                total += mpmath.quad(g, [a] + [mpmath.mpf(c) for c in cuts if a < c < b] + [b])
+            failure = t.equal(lambda b=b: om(b), lambda v=total: v, f"w = {x:.17g}")
+            if failure:
+                return failure
+            a = b
+        return ""
+
+    return _checked("the integral of w/eta_hat", body)
+
+
+def derivative(omega_prime: sp.Expr, omega: sp.Expr) -> Certificate:
+    """Omega'(w) = d/dw Omega(w) (central difference of the mpmath Omega, step 1e-12 w), away from kinks."""
+    om, op = mp_function(omega, w), mp_function(omega_prime, w)
+    cuts = breakpoints(omega, w) + breakpoints(omega_prime, w)
+    points = [x for x in W_GRID if all(abs(x - c) > 1e-4 * c for c in cuts)]
+    points += [c * s for c in cuts for s in (1 - 1e-3, 1 + 1e-3)]
+
+    def body(t: _Tally) -> str:
+        for x in points:
+            def ref(x: float = x) -> mpmath.mpf:
+                with mpmath.workdps(mpmath.mp.dps + 30):
+                    h = mpmath.mpf(x) * mpmath.mpf(10) ** -12
+                    return (om(mpmath.mpf(x) + h) - om(mpmath.mpf(x) - h)) / (2 * h)
+            failure = t.equal(lambda x=x: op(mpmath.mpf(x)), ref, f"w = {x:.17g}")
+            if failure:
+                return failure
+        return ""
+
+    return _checked("the derivative of Omega", body)
+
+
+def eta_hat_from_derivative(eta_hat: sp.Expr, omega: sp.Expr) -> Certificate:
+    """w/eta_hat(w) = Omega'(w) (so eta_hat = oo where Omega is flat)."""
+    return replace(derivative(w / eta_hat, omega), what="eta_hat = w/Omega'(w)")
+
+
+def omega_from_dual(omega: sp.Expr, eta_hat: sp.Expr, f: sp.Expr) -> Certificate:
+    """Omega(w) is attained at eta_hat(w) and lies below 1/2 [w^2/eta + f(eta)] for every eta on the grid."""
+    om, eh, fv = mp_function(omega, w), mp_function(eta_hat, w), mp_function(f, eta)
+    etas = sorted(set(ETA_GRID.tolist()) | set(_near(breakpoints(f, eta))))
+    points = sorted(set(W_GRID.tolist()) | {c for c in _near(breakpoints(omega, w) + breakpoints(eta_hat, w))
+                                            if LO <= c <= HI})
+
+    def objective(x: float, e: mpmath.mpf) -> mpmath.mpf:
+        if mpmath.isinf(e):
+            return fv(mpmath.mpf(10) ** 60) / 2
+        return (mpmath.mpf(x) ** 2 / e + fv(e)) / 2
+
+    def body(t: _Tally) -> str:
+        for x in points:
+            failure = t.equal(lambda x=x: om(mpmath.mpf(x)), lambda x=x: objective(x, eh(mpmath.mpf(x))),
+                              f"w = {x:.17g} (Omega against the objective at eta_hat)")
+            if failure:
+                return failure
+            value = om(mpmath.mpf(x))
+            for e in etas:
+                failure = t.at_most(value, lambda x=x, e=e: objective(x, mpmath.mpf(e)),
+                                    f"w = {x:.17g}, eta = {e:.17g} (a smaller objective than at eta_hat)")
+                if failure:
+                    return failure
+        return ""
+
+    return _checked("1/2 inf_eta [w^2/eta + f(eta)]", body)
+
+
+def dual_from_omega(f: sp.Expr, omega: sp.Expr, eta_hat: sp.Expr) -> Certificate:
+    """f(eta_hat(w)) = 2 Omega(w) - w^2/eta_hat(w), and f(eta) >= 2 Omega(w) - w^2/eta for every (w, eta) on grids."""
+    om, eh, fv = mp_function(omega, w), mp_function(eta_hat, w), mp_function(f, eta)
+    ws = sorted(set(BOUND_W.tolist()) | set(_near(breakpoints(omega, w) + breakpoints(eta_hat, w))))
+    etas = sorted(set(BOUND_ETA.tolist()) | set(_near(breakpoints(f, eta))))
+
+    def objective(x: float, e: mpmath.mpf) -> mpmath.mpf:
+        return 2 * om(mpmath.mpf(x)) - mpmath.mpf(x) ** 2 / e
+
+    def body(t: _Tally) -> str:
+        for x in W_GRID:
+            e = eh(mpmath.mpf(x))
+            if mpmath.isinf(e) or not e > 0:
+                continue
+            failure = t.equal(lambda e=e: fv(e), lambda x=x, e=e: objective(x, e),
+                              f"eta = eta_hat({x:.17g}) = {_show(e)}")
+            if failure:
+                return failure
+        for e in etas:
+            claimed = fv(mpmath.mpf(e))
+            if mpmath.isinf(claimed) and claimed > 0:
+                top = objective(ws[-1], mpmath.mpf(e))
+                if not top > UNBOUNDED:
+                    return f"at eta = {e:.17g}: +oo, but 2 Omega(w) - w^2/eta is only {_show(top)} at w = {ws[-1]:g}"
+                continue
+            for x in ws:
+                failure = t.at_most(objective(x, mpmath.mpf(e)), lambda claimed=claimed: claimed,
+                                    f"eta = {e:.17g}, w = {x:.17g} (2 Omega(w) - w^2/eta above f)")
+                if failure:
+                    return failure
+        return ""
+
+    return _checked("sup_w [2 Omega(w) - w^2/eta]", body)
