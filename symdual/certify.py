@@ -7,8 +7,9 @@ mpmath (``DPS`` digits) on a log grid of [1e-8, 1e8] plus every breakpoint:
     Omega'(w) = d/dw Omega(w)  (central difference, step 1e-12 w) (penalty given)
     Omega(w)  = 1/2 [w^2/eta_hat(w) + f(eta_hat(w))] <= 1/2 [w^2/eta + f(eta)] for every eta on a grid
               (eta up to 1e32, the eta -> oo candidate, and f's breakpoints)   (dual given)
-    f(eta)    = 2 Omega(w) - w^2/eta at eta = eta_hat(w), and f(eta) >= 2 Omega(w) - w^2/eta for every w
-              on a grid (f = +oo only where 2 Omega(w) - w^2/eta grows past 1e6 on it)  (f derived)
+    f(eta)    = 2 Omega(w) - w^2/eta at eta = eta_hat(w); f(eta) >= 2 Omega(w) - w^2/eta for every w on a
+              grid, and f(eta) <= its largest value found (grid, breakpoints, golden section in log w; to 1e-12)
+              (f = +oo only where 2 Omega(w) - w^2/eta grows past 1e6 on the grid)   (f derived)
 
 A point that disagrees at 30 digits is re-evaluated at 60 before it counts
 (cancellation in the closed form, not in the mathematics). Every check
@@ -39,6 +40,9 @@ BOUND_W = np.concatenate([np.geomspace(LO, HI, 49), [1e10, 1e12]])
 """w grid of the upper-bound check of f (its sup runs over all w)."""
 BOUND_ETA = np.geomspace(LO, HI, 17)
 UNBOUNDED = 1e6
+SUP_TOL = 1e-12
+"""f(eta) may exceed the largest 2 Omega(w) - w^2/eta found (grid + golden section) by this much, relative."""
+GOLDEN_STEPS = 80
 _MP_EXTRA = {"Heaviside": lambda x, h=0.5: mpmath.mpf(h) if x == 0 else mpmath.mpf(1 if x > 0 else 0),
              "DiracDelta": lambda x: mpmath.mpf(0)}
 
@@ -232,6 +236,27 @@ def omega_from_dual(omega: sp.Expr, eta_hat: sp.Expr, f: sp.Expr) -> Certificate
     return _checked("1/2 inf_eta [w^2/eta + f(eta)]", body)
 
 
+def _sup_in_log_w(g: Callable[[float], mpmath.mpf], ws: list[float]) -> mpmath.mpf:
+    """max of g over the grid ``ws``, refined by golden section in log w around the best point."""
+    values = [g(x) for x in ws]
+    i = max(range(len(ws)), key=lambda k: values[k])
+    a = mpmath.log(ws[max(i - 1, 0)])
+    b = mpmath.log(ws[min(i + 1, len(ws) - 1)])
+    r = (mpmath.sqrt(5) - 1) / 2
+    c, e = b - r * (b - a), a + r * (b - a)
+    gc, ge = g(mpmath.exp(c)), g(mpmath.exp(e))
+    for _ in range(GOLDEN_STEPS):
+        if gc >= ge:
+            b, e, ge = e, c, gc
+            c = b - r * (b - a)
+            gc = g(mpmath.exp(c))
+        else:
+            a, c, gc = c, e, ge
+            e = a + r * (b - a)
+            ge = g(mpmath.exp(e))
+    return max(values[i], gc, ge)
+
+
 def dual_from_omega(f: sp.Expr, omega: sp.Expr, eta_hat: sp.Expr) -> Certificate:
     """f(eta_hat(w)) = 2 Omega(w) - w^2/eta_hat(w), and f(eta) >= 2 Omega(w) - w^2/eta for every (w, eta) on grids."""
     om, eh, fv = mp_function(omega, w), mp_function(eta_hat, w), mp_function(f, eta)
@@ -252,6 +277,11 @@ def dual_from_omega(f: sp.Expr, omega: sp.Expr, eta_hat: sp.Expr) -> Certificate
                 return failure
         for e in etas:
             claimed = fv(mpmath.mpf(e))
+            if mpmath.isfinite(claimed):
+                best = _sup_in_log_w(lambda x, e=e: objective(x, mpmath.mpf(e)), ws)
+                if claimed > best + SUP_TOL * (1 + abs(best)):
+                    return (f"at eta = {e:.17g}: {_show(claimed)}, above the largest 2 Omega(w) - w^2/eta found, "
+                            f"{_show(best)}")
             if mpmath.isinf(claimed) and claimed > 0:
                 top = objective(ws[-1], mpmath.mpf(e))
                 if not top > UNBOUNDED:
