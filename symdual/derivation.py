@@ -25,7 +25,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from . import certify, duality
+from . import certify, deadline, duality
 from .asymptotics import integrated_series, series_at
 from .bounded import MAX_TIMEOUT, TimedOut, bounded, default_timeout
 from .errors import DivergentPenalty, InputError
@@ -43,10 +43,12 @@ STEP_NAMES = {
     "omega_from_eta_hat": "Omega as the integral of w/eta_hat", "simplest": "a simpler form",
     "series_at": "a series of Omega", "integrated_series": "a series of Omega from Omega'",
     "limit_at": "a limit", "_limit_in_eta": "a limit of f", "eta_hat_from_omega": "eta_hat = w/Omega'",
-    "f_from_omega": "the dual f", "omega_from_f": "Omega from the dual f",
+    "f_from_omega": "the dual f", "omega_from_f": "Omega from the dual f", "tidy": "a tidier form",
+    "omega_integrand": "a tidy form of Omega' = w/eta_hat",
 }
 """What each CAS step derives, for the notes of a step that failed (no SymPy internals)."""
 PIECE_NAMES = {"omega": "Omega", "eta_hat": "eta_hat", "omega_prime": "Omega'", "f_dual": "the dual f"}
+VERDICT_NAMES = ("monotone", "subquadratic", "sparsity", "unbiased", "bounded", "continuity")
 CERTIFY_POINTS = 41
 """A user dual's numeric Omega is certified against mpmath (30 digits) at this many w in [1e-6, 1e6]."""
 
@@ -70,6 +72,10 @@ class Budget:
 
     def remaining(self) -> float:
         return min(self.per_call, self.deadline - time.monotonic())
+
+    def in_process(self) -> float:
+        """Seconds for the work done in this process: up to the CAS deadline plus one call's budget."""
+        return self.deadline + self.per_call - time.monotonic()
 
 
 @dataclass
@@ -169,8 +175,10 @@ def derive(
     rule = build_rule(kind, expr, lam, params)
     check_range(rule)
     draft = _Draft(rule, name, Budget.start(timeout))
-    {"dual": _from_dual, "penalty": _from_penalty}.get(kind, _from_rule)(draft, engine)
-    return _finish(draft, engine, supplement)
+    with deadline.within(draft.budget.in_process()):
+        _stage(draft, "the closed forms", {"dual": _from_dual, "penalty": _from_penalty}.get(kind, _from_rule),
+               engine)
+        return _finish(draft, engine, supplement)
 
 
 def from_engine(engine: Any, *, name: str, lam: object = 1, params: Mapping[str, object] | None = None,
@@ -183,20 +191,31 @@ def from_engine(engine: Any, *, name: str, lam: object = 1, params: Mapping[str,
     draft = _Draft(rule, name, Budget.start(timeout), f_dual=f_dual)
     if f_dual is not None:
         draft.provenance["f_dual"] = Provenance("given", "the dual as given")
-    _attach_engine(draft, engine)
-    return _finish(draft, engine, supplement)
+    with deadline.within(draft.budget.in_process()):
+        _attach_engine(draft, engine)
+        return _finish(draft, engine, supplement)
 
 
 def _finish(d: _Draft, engine: Any, supplement: Callable[[Any], Supplement] | None) -> Derivation:
-    """The stages after the main pieces, in order."""
-    _limits(d)
-    _evaluators(d)
-    _series(d)
+    """The stages after the main pieces, in order (each one cut, with a note, when the budget runs out)."""
+    _stage(d, "the limits", _limits)
+    _stage(d, "the numeric evaluators", _evaluators)
+    _stage(d, "the series", _series)
     if supplement is not None:
         _supplement(d, supplement(engine))
-    _verdicts(d)
-    _dual(d)
+    _stage(d, "the verdicts", _verdicts)
+    for name in VERDICT_NAMES:
+        d.properties.setdefault(name, Verdict("unknown", "numeric", "not assessed: cut by the time budget"))
+    _stage(d, "the dual f", _dual)
     return d.freeze()
+
+
+def _stage(d: _Draft, what: str, stage: Callable[..., None], *args: Any) -> None:
+    """Run one stage; past the derivation's budget, keep what it derived and note what was cut."""
+    try:
+        stage(d, *args)
+    except deadline.OutOfTime as exc:
+        d.notes.append(f"{what}: cut by the time budget ({exc.what})")
 
 
 def resolve(dotted: str) -> Callable:
@@ -210,11 +229,12 @@ def resolve(dotted: str) -> Callable:
 
 def _from_rule(d: _Draft, engine: Any = None) -> None:
     rule = d.rule
-    d.eta_hat = duality.tidy(to_eta_hat(rule.kind, rule.expr, rule.lam))
+    raw = to_eta_hat(rule.kind, rule.expr, rule.lam)
+    d.eta_hat = d.cas(duality.tidy, raw) or raw
     check_eta_hat(d.eta_hat, rule)
     how = "given" if rule.kind == "eta_hat" else f"exact conversion from {rule.kind.replace('_', ' ')}"
     d.provenance["eta_hat"] = Provenance("given" if rule.kind == "eta_hat" else "closed form", how)
-    d.omega_prime = duality.omega_integrand(d.eta_hat)
+    d.omega_prime = d.cas(duality.omega_integrand, d.eta_hat) or w / d.eta_hat
     d.provenance["omega_prime"] = Provenance("closed form", "w/eta_hat(w) (envelope theorem)")
     omega = d.cas(duality.omega_from_eta_hat, d.eta_hat)
     if omega is not None:
@@ -272,7 +292,7 @@ def _from_dual(d: _Draft, engine: Any = None) -> None:
             out = None
     if out is not None:
         d.omega, d.eta_hat = out
-        d.omega_prime = duality.omega_integrand(d.eta_hat)
+        d.omega_prime = d.cas(duality.omega_integrand, d.eta_hat) or w / d.eta_hat
         exact = d.provenance["omega"].precision
         d.provenance.update(eta_hat=Provenance("closed form", how, exact),
                             omega_prime=Provenance("closed form", "w/eta_hat(w)", exact))

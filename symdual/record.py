@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,6 +22,8 @@ import sympy as sp
 from .errors import InputError
 from .verdict import Verdict
 
+DISPLAY_TIMEOUT = 1.0
+"""Seconds for simplifying a derived rule (drop rate, keep probability) for display."""
 PIECES = ("omega", "eta_hat", "f_dual", "omega_prime")
 """The evaluable pieces: Omega, eta_hat and Omega' at w, f at eta."""
 EVALUATOR_KINDS = ("closed form", "quadrature", "table", "solver")
@@ -192,7 +195,6 @@ class Derivation:
 
 
 def _rate(kind: str, eta_hat: sp.Expr, lam_value: sp.Expr) -> sp.Expr:
-    from .duality import tidy
     from .piecewise import branches, from_branches
     from .rules import from_eta_hat, w
 
@@ -201,8 +203,18 @@ def _rate(kind: str, eta_hat: sp.Expr, lam_value: sp.Expr) -> sp.Expr:
         if e in (sp.oo, sp.zoo):
             out.append((sp.Integer(0) if kind == "drop_rate" else sp.Integer(1), where))
         else:
-            out.append((tidy(from_eta_hat(kind, e, lam_value)), where))
+            out.append((_tidy_for_display(from_eta_hat(kind, e, lam_value)), where))
     return from_branches(out, w)
+
+
+@lru_cache(maxsize=256)
+def _tidy_for_display(expr: sp.Expr) -> sp.Expr:
+    """A tidier form for display, within DISPLAY_TIMEOUT seconds (else ``expr`` as it is)."""
+    from .bounded import bounded
+    from .duality import tidy
+
+    out = bounded(tidy, expr, timeout=DISPLAY_TIMEOUT)
+    return out.value if out.ok else expr
 
 
 @dataclass(frozen=True)
