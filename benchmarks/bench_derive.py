@@ -7,6 +7,9 @@ measured in the same run: one bare ``sympy.integrate`` of l1's w/eta_hat
 (the cheapest CAS call a derivation can make, fork overhead excluded).
 "Warm" repeats the derivation in the same process (SymPy's own cache warm;
 symdual keeps no derivation cache of its own, the table has a disk cache).
+"certify s" is the cost of the certification stage within it: the checks of
+every closed form against its definition at 30 digits (symdual.certify),
+re-run here on the derived pieces.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import time
 import sympy as sp
 
 import symdual as sd
+from symdual import certify
 from symdual.rules import w
 
 RULES = {
@@ -36,17 +40,32 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def certification_seconds(d) -> float:
+    """Seconds of the checks the certification stage ran on ``d``'s closed forms."""
+    closed = {k for k, p in d.provenance.items() if p.method == "closed form" and "certified" in p.precision}
+    checks = []
+    if "omega" in closed and d.rule.kind == "dual":
+        checks.append(lambda: certify.omega_from_dual(d.omega, d.eta_hat, d.f_dual))
+    elif "omega" in closed:
+        checks.append(lambda: certify.omega_from_integral(d.omega, d.eta_hat))
+    if "f_dual" in closed:
+        checks.append(lambda: certify.dual_from_omega(d.f_dual, d.omega, d.eta_hat))
+    return sum(timed(c) for c in checks)
+
+
 def main() -> None:
     base = min(timed(lambda: sp.integrate(w / w, (w, 0, w))) for _ in range(5))
     print(f"baseline: sympy.integrate of l1's Omega' = {base * 1e3:.2f} ms\n")
-    print(f"{'rule':<28}{'cold s':>9}{'warm s':>9}{'cold/base':>11}  Omega provenance")
+    print(f"{'rule':<28}{'cold s':>9}{'warm s':>9}{'certify s':>11}{'cold/base':>11}  Omega provenance")
     total = 0.0
     for name, kwargs in RULES.items():
         rec = {}
         cold = timed(lambda rec=rec, kwargs=kwargs: rec.setdefault("d", sd.derive(**kwargs)))
         warm = timed(lambda kwargs=kwargs: sd.derive(**kwargs))
         total += cold
-        print(f"{name:<28}{cold:>9.2f}{warm:>9.2f}{cold / base:>11.0f}  {rec['d'].provenance['omega'].method}")
+        cert = certification_seconds(rec["d"])
+        print(f"{name:<28}{cold:>9.2f}{warm:>9.2f}{cert:>11.2f}{cold / base:>11.0f}  "
+              f"{rec['d'].provenance['omega'].method}")
     print(f"\nall rules together (cold): {total:.2f} s")
 
 
