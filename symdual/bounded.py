@@ -1,23 +1,65 @@
-"""Run a computer-algebra call under a wall-clock budget that really stops it.
+"""Run a computer-algebra call in a contained child process: bounded in time and memory, never orphaned.
 
-SymPy's ``integrate``, ``solve``, ``limit`` and ``series`` can run for minutes
-and have no timeout; signals only work in the main thread. Each call here runs
-in a forked child process that is killed when the budget runs out, and the
-outcome is typed: :class:`Derived`, :class:`TimedOut` or :class:`Failed`.
+SymPy's ``integrate``, ``solve``, ``limit`` and ``series`` can run for minutes, eat gigabytes and have
+no timeout; signals only work in the main thread. :func:`bounded` runs ``fn(*args)`` in a child made
+with ``os.fork`` (no :mod:`multiprocessing`) and returns a typed outcome: :class:`Derived`,
+:class:`TimedOut` or :class:`Failed`. What the layer guarantees, on Linux:
+
+* Time: the child is killed (SIGKILL) when the budget runs out, and always reaped before
+  :func:`bounded` returns or raises (``finally``: KeyboardInterrupt and SystemExit included).
+* Memory: the child may map at most its size at start + a cap (``RLIMIT_AS``); the cap is
+  :data:`DEFAULT_MEMORY_MB` MiB unless SYMDUAL_MEMORY_MB says otherwise (:func:`memory_cap_mb`).
+  Going over it gives ``Failed("out of memory ...")``; a child killed by a signal (the kernel's OOM
+  killer, a crash) gives ``Failed`` with the signal's name. The parent is never affected.
+* No orphans: the child asks the kernel for SIGKILL when the thread that forked it dies
+  (``prctl(PR_SET_PDEATHSIG)``), so even a SIGKILL of the parent takes the child with it; a child that
+  finds itself orphaned already exits. The CLI turns SIGTERM/SIGHUP into SystemExit, so the
+  ``finally`` above runs there too.
+* Anywhere: calls from any thread and from daemonic :mod:`multiprocessing` pool workers work (a bare
+  fork has no "daemonic processes may not have children" rule). Where ``os.fork`` does not exist,
+  the call runs in a daemon thread of this process under a signal-free budget: the result is still
+  typed, but a call that runs over is abandoned, not stopped, and memory is not capped.
+* Threads: the child is a fork, so a parent with other busy threads pays only the GIL hand-offs of
+  the few waits here (measured: no effect on the child's own speed; spawn/forkserver start-up costs
+  far more per call and re-imports ``__main__``). A lock held by another thread at fork time can at
+  worst hang the child, and the time budget turns that into :class:`TimedOut`.
+
+Elsewhere (no ``prctl``, no ``RLIMIT_AS``), the limits that the platform lacks are skipped silently.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
+import ctypes
+import functools
 import os
+import pickle
+import select
+import signal
+import struct
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+try:
+    import resource
+except ImportError:  # not POSIX
+    resource = None  # type: ignore[assignment]
+
 DEFAULT_TIMEOUT = 4.0
 """Default budget per CAS call, in seconds (unless SYMDUAL_TIMEOUT says otherwise)."""
 MAX_TIMEOUT = 3600.0
+DEFAULT_MEMORY_MB = 2048.0
+"""Default memory cap per CAS call, in MiB above the child's size at start (unless SYMDUAL_MEMORY_MB says otherwise)."""
+MAX_MEMORY_MB = float(1 << 22)
+"""Largest cap SYMDUAL_MEMORY_MB may ask for (4 TiB)."""
+
+_PR_SET_PDEATHSIG = 1
+_HEADER = struct.Struct("!Q")
+_POLL_SLICE = 0.25
+"""Seconds between checks that the child is still alive while waiting for its answer."""
 
 
 @dataclass(frozen=True)
@@ -62,45 +104,271 @@ def default_timeout() -> float:
     return value if 0 < value <= MAX_TIMEOUT else DEFAULT_TIMEOUT
 
 
-def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
+def memory_cap_mb() -> float:
+    """SYMDUAL_MEMORY_MB if it is a number in (0, MAX_MEMORY_MB], else DEFAULT_MEMORY_MB."""
+    text = os.environ.get("SYMDUAL_MEMORY_MB", "")
     try:
-        conn.send(("ok", fn(*args)))
+        value = float(text)
+    except ValueError:
+        return DEFAULT_MEMORY_MB
+    return value if 0 < value <= MAX_MEMORY_MB else DEFAULT_MEMORY_MB
+
+
+# ---------------------------------------------------------------- the child's side
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl on Linux, else None (looked up in the parent, so the child only calls it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # the C library is linked into Python
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(parent: int) -> None:
+    """PR_SET_PDEATHSIG = SIGKILL; exit at once if the parent is already gone."""
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _mapped_bytes() -> int | None:
+    """This process's virtual size (the first field of /proc/self/statm, in pages), or None."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cap_memory(cap_bytes: int) -> None:
+    """RLIMIT_AS soft limit = size now + cap (never above a tighter limit already in force)."""
+    size = _mapped_bytes()
+    if resource is None or size is None or not hasattr(resource, "RLIMIT_AS"):
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = size + cap_bytes
+    if soft != resource.RLIM_INFINITY:
+        limit = min(limit, soft)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def _quiet_signals() -> None:
+    """Default actions for SIGTERM/SIGHUP (not the parent's Python handlers); SIGINT is left to the parent."""
+    for name, action in (("SIGTERM", signal.SIG_DFL), ("SIGHUP", signal.SIG_DFL), ("SIGINT", signal.SIG_IGN)):
+        if hasattr(signal, name):
+            try:
+                signal.signal(getattr(signal, name), action)
+            except (ValueError, OSError):
+                pass
+
+
+def _last_line(exc: BaseException) -> str:
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def _answer(fn: Callable[..., Any], args: tuple, cap_mb: float) -> bytes:
+    """The pickled ("ok", value) or ("error", (line, exception)) message for ``fn(*args)``."""
+    try:
+        message: tuple = ("ok", fn(*args))
+    except MemoryError as exc:
+        message = ("error", (f"out of memory (more than {cap_mb:.0f} MiB)", exc))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        try:
-            conn.send(("error", (last, exc)))
-        except Exception:  # the exception itself may not pickle
-            conn.send(("error", (last, None)))
-    finally:
-        conn.close()
-
-
-def bounded(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Outcome:
-    """Call ``fn(*args)`` in a child process; kill it after ``timeout`` seconds."""
-    budget = default_timeout() if timeout is None else timeout
-    if budget <= 0:
-        return TimedOut(0.0)
-    ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    start = time.perf_counter()
-    proc = ctx.Process(target=_child, args=(send, fn, args), daemon=True)
-    proc.start()
-    send.close()
+        message = ("error", (_last_line(exc), exc))
     try:
-        if not recv.poll(budget):
-            proc.kill()
-            return TimedOut(time.perf_counter() - start)
-        try:
-            status, payload = recv.recv()
-        except (EOFError, OSError):
-            return Failed("the child process died", time.perf_counter() - start)
+        return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # the value or the exception does not pickle
+        line = message[1][0] if message[0] == "error" else f"the result could not be sent ({_last_line(exc)})"
+        return pickle.dumps(("error", (line, None)), pickle.HIGHEST_PROTOCOL)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _child(fn: Callable[..., Any], args: tuple, fds: tuple[int, int], parent: int, cap_mb: float) -> None:
+    """Body of the forked child: contain, compute, answer, and leave with os._exit (never return)."""
+    code = 1
+    try:
+        os.close(fds[0])
+        _die_with_parent(parent)
+        _quiet_signals()
+        _cap_memory(int(cap_mb * (1 << 20)))
+        _write_all(fds[1], _answer(fn, args, cap_mb))
+        code = 0
+    except BaseException:  # noqa: BLE001 - a child must never unwind into the parent's stack
+        pass
     finally:
-        recv.close()
-        proc.join(timeout=1)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-    elapsed = time.perf_counter() - start
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(code)
+
+
+# ---------------------------------------------------------------- the parent's side
+
+
+def _flush_std_streams() -> None:
+    """Flush stdout/stderr so that the child does not inherit (and repeat) buffered output."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def _start(fn: Callable[..., Any], args: tuple, cap_mb: float) -> tuple[int, int]:
+    """Fork the child; (its pid, the read end of its answer pipe)."""
+    _prctl()
+    _flush_std_streams()
+    read_fd, write_fd = os.pipe()
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except BaseException:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
+    if pid == 0:
+        _child(fn, args, (read_fd, write_fd), parent, cap_mb)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def _exited(pid: int) -> int | None:
+    """The wait status if the child has ended (reaping it), else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return 0
+    return status if done == pid else None
+
+
+def _read_answer(fd: int, pid: int, deadline: float) -> tuple[bytes | None, int | None]:
+    """Read the length-prefixed answer until complete, EOF, the child's end, or the deadline.
+
+    Returns (message or None, wait status if the child was reaped here or None)."""
+    buf = bytearray()
+    status: int | None = None
+    while True:
+        need = _HEADER.size + (_HEADER.unpack_from(buf)[0] if len(buf) >= _HEADER.size else 0)
+        if len(buf) >= _HEADER.size and len(buf) >= need:
+            return bytes(buf[_HEADER.size:need]), status
+        left = deadline - time.perf_counter()
+        if left <= 0 or (status is not None and not select.select([fd], [], [], 0)[0]):
+            return None, status
+        if select.select([fd], [], [], min(left, _POLL_SLICE))[0]:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None, status if status is not None else _wait(pid)
+            buf += chunk
+        elif status is None:
+            status = _exited(pid)  # then drain what the pipe still holds
+
+
+def _wait(pid: int) -> int | None:
+    """Blocking wait for a child that closed its pipe (it is exiting), None if already reaped."""
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return None
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _death(status: int | None) -> str:
+    """A plain reason for a child that ended without answering."""
+    if status is not None and os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        hint = " (out of memory?)" if sig == signal.SIGKILL else ""
+        return f"the child process was killed by {name}{hint}"
+    if status is not None and os.WIFEXITED(status):
+        return f"the child process exited with code {os.WEXITSTATUS(status)} without an answer"
+    return "the child process died"
+
+
+def _outcome(message: bytes, elapsed: float) -> Outcome:
+    status, payload = pickle.loads(message)
     if status == "ok":
         return Derived(payload, elapsed)
     return Failed(payload[0], elapsed, payload[1])
+
+
+def _forked(fn: Callable[..., Any], args: tuple, budget: float, cap_mb: float) -> Outcome:
+    start = time.perf_counter()
+    try:
+        pid, fd = _start(fn, args, cap_mb)
+    except OSError as exc:
+        return Failed(f"could not start a child process ({exc.strerror or exc})", time.perf_counter() - start, exc)
+    reaped = False
+    try:
+        message, status = _read_answer(fd, pid, start + budget)
+        reaped = status is not None
+    finally:
+        os.close(fd)
+        if not reaped:
+            _kill_and_reap(pid)
+    elapsed = time.perf_counter() - start
+    if message is not None:
+        return _outcome(message, elapsed)
+    return TimedOut(elapsed) if status is None else Failed(_death(status), elapsed)
+
+
+def _threaded(fn: Callable[..., Any], args: tuple, budget: float) -> Outcome:
+    """In-process fallback without fork: a daemon thread, waited for at most ``budget`` seconds."""
+    start = time.perf_counter()
+    box: list[tuple[str, Any]] = []
+
+    def target() -> None:
+        try:
+            box.append(("ok", fn(*args)))
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller
+            box.append(("error", exc))
+
+    worker = threading.Thread(target=target, name="symdual-bounded", daemon=True)
+    worker.start()
+    worker.join(budget)
+    elapsed = time.perf_counter() - start
+    if not box:
+        return TimedOut(elapsed)
+    kind, value = box[0]
+    return Derived(value, elapsed) if kind == "ok" else Failed(_last_line(value), elapsed, value)
+
+
+def bounded(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Outcome:
+    """Call ``fn(*args)`` in a contained child; kill it after ``timeout`` s (default: :func:`default_timeout`).
+
+    The child may grow by :func:`memory_cap_mb` MiB and dies with its parent; see the module docstring."""
+    budget = default_timeout() if timeout is None else timeout
+    if budget <= 0:
+        return TimedOut(0.0)
+    if not hasattr(os, "fork"):
+        return _threaded(fn, args, budget)
+    return _forked(fn, args, budget, memory_cap_mb())

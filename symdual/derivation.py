@@ -253,12 +253,23 @@ def _from_rule(d: _Draft, engine: Any = None) -> None:
         "w/eta_hat; mpmath tanh-sinh path", "about 1e-14 relative (24-point rule on panels of ratio 2**(1/4))")
 
 
+def _is_log_of_w(b: sp.Basic) -> bool:
+    """log(c*w**q) with q > 0: infinite at 0+ (log(2), log(2 + w) are finite)."""
+    if not isinstance(b, sp.log):
+        return False
+    base, q = b.args[0].as_independent(w, as_Add=False)[1].as_base_exp()
+    return base == w and bool(q.is_positive)
+
+
 def _check_integrable_at_zero(at_zero: sp.Expr) -> None:
-    """A log or a nonpositive power of w in the series of Omega at 0+ means Omega(0+) is infinite."""
-    for t in sp.Add.make_args(at_zero.removeO()):
-        exponent = t.as_base_exp()[1]
-        log_w = any(lg.has(w) for lg in t.atoms(sp.log))  # log(2) is a constant, log(w) diverges
-        if log_w or (exponent.is_number and exponent <= 0 and t.has(w)):
+    """Omega(0+) is infinite iff a term c*w**p*log(w)**k of its series at 0+ has p < 0, or p = 0 and k > 0."""
+    for t in sp.Add.make_args(sp.expand(at_zero.removeO())):
+        if not t.has(w):
+            continue
+        powers = t.as_powers_dict()
+        p = powers.get(w, sp.Integer(0))
+        has_log = any(_is_log_of_w(b) for b in powers)
+        if p.is_number and (p < 0 or (p == 0 and has_log)):
             raise DivergentPenalty(f"the penalty diverges at w = 0: Omega(w) ~ {at_zero.removeO()} as w -> 0+")
 
 

@@ -9,6 +9,7 @@ Right panel: the same penalties summed over a unit-norm k-sparse w in R^32
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,27 @@ def figure1_data() -> dict:
         right[label] = np.array([0.0] + [scale * k * (omega([1 / math.sqrt(k)])[0] - at0) for k in ks[1:]])
     right[f"HardThresh({HARDTHRESH_K})"] = np.where(ks <= HARDTHRESH_K, 0.0, np.inf)
     return {"w": w, "k": ks, "left": left, "right": right}
+
+
+def output_path(folder: str, name: str = "figure1.png") -> Path:
+    """``folder/name``, checked before any work: ``folder`` is not empty, is (or is created as) a writable
+    folder, and ``name`` there is not a folder; else InputError with one line."""
+    from .errors import InputError
+
+    if not folder.strip():
+        raise InputError(f"--out must name a folder (got {folder!r})")
+    out = Path(folder).expanduser()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {folder!r} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {folder!r}: cannot create the folder ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputError(f"--out {folder!r}: the folder is not writable")
+    if (out / name).is_dir():
+        raise InputError(f"--out {folder!r}: {name} there is a folder")
+    return out / name
 
 
 def plot_figure1(path: Path) -> Path:

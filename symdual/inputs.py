@@ -4,13 +4,18 @@ Every failure is an :class:`InputError` with a one-line message naming what is w
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import numbers
+import warnings
+from collections.abc import Callable, Mapping
 
+import mpmath
 import numpy as np
 import sympy as sp
+from sympy.logic.boolalg import Boolean
 
 from .errors import InputError
 from .numeric.evaluators import ClosedForm
+from .parsing import ParseError, check_expression, parse_expr, safe_identifier, substitute
 from .rules import Rule, as_exact, lam, variable_of, w
 
 
@@ -23,22 +28,48 @@ def given_rule(options: Mapping[str, object]) -> tuple[str, object]:
 
 
 def exact_params(params: Mapping[str, object] | None) -> dict[str, sp.Expr]:
+    """Parameter values as exact, finite, real SymPy numbers; names are safe identifiers other than w, eta."""
     out = {}
     for name, value in (params or {}).items():
-        if not str(name).isidentifier() or name in ("w", "eta"):
-            raise InputError(f"invalid parameter name {name!r}")
+        try:
+            safe_identifier(name)
+        except InputError:
+            raise InputError(f"invalid parameter name {name!r}") from None
+        if name in ("w", "eta"):
+            raise InputError(f"invalid parameter name {name!r}: it is a variable of the rule")
         try:
             v = as_exact(value)
         except (TypeError, ValueError) as exc:
             raise InputError(f"parameter {name}: {exc}") from None
-        if v.free_symbols:
-            raise InputError(f"parameter {name} = {v} is not a number")
+        if not isinstance(v, sp.Expr) or v.free_symbols or not v.is_number:
+            raise InputError(f"parameter {name} = {value!r} is not a number")
         out[name] = v
     return out
 
 
+def _read(kind: str, expr: object, symbols: Mapping[str, sp.Symbol]) -> sp.Expr:
+    """The rule as a whitelisted SymPy expression in the canonical symbols (text is parsed, SymPy walked)."""
+    if isinstance(expr, str):
+        try:
+            return parse_expr(expr, symbols)
+        except ParseError as exc:
+            raise InputError(str(exc)) from None
+    if isinstance(expr, sp.Basic):
+        check_expression(expr)
+        if not isinstance(expr, sp.Expr) or (isinstance(expr, Boolean) and not isinstance(expr, sp.Symbol)):
+            raise InputError(f"a {kind} must be an expression, not the condition {expr}")
+        return substitute(expr, {name: symbols[name] for name in symbols})
+    if isinstance(expr, (numbers.Real, np.number)) and not isinstance(expr, (bool, np.bool_)):
+        try:
+            return as_exact(expr)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"the {kind}: {exc}") from None
+    raise InputError(f"a rule must be a string or a SymPy expression, not {type(expr).__name__}")
+
+
 def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[str, object] | None = None) -> Rule:
-    """Parse/validate a rule: symbols known, every parameter valued, lam > 0."""
+    """Parse/validate a rule: whitelisted, symbols known, every parameter valued, lam > 0, constants in range
+    after substitution."""
     values = exact_params(params)
     lam_exact = values.pop("lam", None) or exact_params({"lam": lam_value})["lam"]
     if not bool(lam_exact > 0):
@@ -46,23 +77,13 @@ def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[s
     var = variable_of(kind)
     symbols: dict[str, sp.Symbol] = {var.name: var, "lam": lam}
     symbols.update({name: sp.Symbol(name, positive=True) for name in values})
-    if isinstance(expr, str):
-        from .parsing import ParseError, parse_expr
-
-        try:
-            parsed = parse_expr(expr, symbols)
-        except ParseError as exc:
-            raise InputError(str(exc)) from None
-    elif isinstance(expr, (int, float)):
-        parsed = as_exact(expr)
-    elif isinstance(expr, sp.Basic):
-        parsed = expr.subs({s_: symbols[s_.name] for s_ in expr.free_symbols if s_.name in symbols})
-    else:
-        raise InputError(f"a rule must be a string or a SymPy expression, not {type(expr).__name__}")
+    parsed = _read(kind, expr, symbols)
+    shown = _short(expr)
     if parsed.has(sp.zoo, sp.nan):
-        raise InputError(f"the {kind} {expr} is undefined (it evaluates to {sp.zoo if parsed.has(sp.zoo) else sp.nan}, "
-                         "e.g. a division by zero)")
-    other = {s_.name for s_ in parsed.free_symbols} - set(symbols)
+        bad = sp.zoo if parsed.has(sp.zoo) else sp.nan
+        raise InputError(f"the {kind} {shown} is undefined (it evaluates to {bad}, e.g. a division by zero)")
+    names = {s_.name for s_ in parsed.free_symbols}
+    other = names - set(symbols)
     if other:
         other_var = {"w", "eta"} & other
         if other_var:
@@ -70,44 +91,172 @@ def build_rule(kind: str, expr: object, lam_value: object = 1, params: Mapping[s
                              f"but the expression uses {', '.join(sorted(other_var))}")
         missing = ", ".join(sorted(other))
         raise InputError(f"missing parameter value for {missing}: give --param NAME=VALUE (params={{...}} in Python)")
-    unused = sorted(set(values) - {s_.name for s_ in parsed.free_symbols})
+    unused = sorted(set(values) - names)
     if unused:
-        raise InputError(f"parameter {', '.join(unused)} is not used by the {kind} {expr} (a misspelt name?)")
-    subs = {symbols[k]: v for k, v in values.items()}
-    subs[lam] = lam_exact
-    return Rule(kind, parsed.subs(subs), lam_exact, values, source=str(expr))
+        raise InputError(f"parameter {', '.join(unused)} is not used by the {kind} {shown} (a misspelt name?)")
+    final = substitute(parsed, {**values, "lam": lam_exact})
+    if final.has(sp.zoo, sp.nan):
+        raise InputError(f"the {kind} {shown} is undefined at these parameter values (it evaluates to "
+                         f"{sp.zoo if final.has(sp.zoo) else sp.nan})")
+    check_expression(final, {var.name})
+    return Rule(kind, final, lam_exact, values, source=str(expr))
+
+
+def _short(expr: object) -> str:
+    text = " ".join(str(expr).split())
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 _GRID = np.geomspace(1e-6, 1e6, 241)
+_REAL_POINTS = np.geomspace(1e-6, 1e6, 13)
+MP_DPS = (30, 100)
+"""Precisions (digits) of the mpmath checks: a division by zero at the first is retried at the second."""
+_MP_MODULES = ["mpmath", {"Heaviside": lambda x, h=0.5: mpmath.mpf(h) if x == 0 else (1 if x > 0 else 0)}]
+
+
+def _float_values(expr: sp.Expr, var: sp.Symbol, grid: np.ndarray) -> np.ndarray | None:
+    """float64 values on ``grid`` (None where NumPy cannot evaluate the expression, or gives complex values)."""
+    try:
+        fn = sp.lambdify(var, expr, modules="numpy")
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = np.asarray(fn(grid))
+            if raw.dtype.kind not in "fiub":
+                return None
+            return raw.astype(np.float64) * np.ones_like(grid)
+    except Exception:  # noqa: BLE001 - a function NumPy has no printer for, or a domain error: mpmath decides
+        return None
+
+
+def _mp_function(expr: sp.Expr, var: sp.Symbol) -> Callable[[mpmath.mpf], object]:
+    check_expression(expr, {var.name}, strict=False)
+    return sp.lambdify(var, expr, modules=_MP_MODULES)
+
+
+def _mp_value(fn: Callable[[mpmath.mpf], object], x: float) -> mpmath.mpf | mpmath.mpc | None:
+    """The value at x in mpmath (30 digits, 100 after a division by zero); None where it is undefined."""
+    for dps in MP_DPS:
+        with mpmath.workdps(dps):
+            try:
+                value = fn(mpmath.mpf(x))
+            except ZeroDivisionError:
+                continue
+            except (ValueError, TypeError, OverflowError, ArithmeticError):
+                return None
+            try:
+                return mpmath.mpmathify(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _not_real(value: object) -> bool:
+    if not isinstance(value, mpmath.mpc):
+        return False
+    return bool(abs(value.imag) > mpmath.mpf(10) ** -20 * max(1, abs(value.real)))
+
+
+def _real(value: mpmath.mpf | mpmath.mpc) -> mpmath.mpf:
+    return value.real if isinstance(value, mpmath.mpc) else value
+
+
+def check_real(rule: Rule) -> None:
+    """The rule is defined and real-valued: at 13 points of (0, oo) its mpmath value exists and has no imaginary
+    part (else InputError naming the point); SymPy's principal roots make e.g. (-8)**(1/3) complex."""
+    var = variable_of(rule.kind)
+    fn = _mp_function(rule.expr, var)
+    for x in _REAL_POINTS:
+        value = _mp_value(fn, float(x))
+        if value is None:
+            raise InputError(f"the {rule.kind} {_short(rule.expr)} is undefined at {var.name} = {x:.4g} "
+                             "(a pole or a division by zero)")
+        if _not_real(value):
+            raise InputError(f"the {rule.kind} {_short(rule.expr)} is not real-valued: at {var.name} = {x:.4g} "
+                             f"it is {mpmath.nstr(value, 6)} (complex values are not supported)")
+
+
+def _judge(rule: Rule, ok: Callable[[mpmath.mpf], bool], vals: np.ndarray | None,
+           fail: Callable[[float, object], str]) -> None:
+    """InputError ``fail(x, value)`` at the first grid point where ``ok`` fails in mpmath; the float64 ``vals``
+    only pick the points to check (all of them if None), so float64 underflow or overflow decides nothing."""
+    if vals is None:
+        points = range(len(_GRID))
+    else:
+        with np.errstate(invalid="ignore"):
+            points = [i for i in range(len(_GRID)) if not (np.isfinite(vals[i]) and ok(mpmath.mpf(vals[i])))]
+    if not points:
+        return
+    fn = _mp_function(rule.expr, variable_of(rule.kind))
+    for i in points:
+        x = float(_GRID[i])
+        value = _mp_value(fn, x)
+        if value is None:
+            raise InputError(f"the {rule.kind} {_short(rule.expr)} is undefined at w = {x:.4g} "
+                             "(a pole or a division by zero)")
+        if _not_real(value):
+            raise InputError(f"the {rule.kind} {_short(rule.expr)} is not real-valued: at w = {x:.4g} "
+                             f"it is {mpmath.nstr(value, 6)} (complex values are not supported)")
+        if not ok(_real(value)):
+            raise InputError(fail(x, _real(value)))
 
 
 def check_range(rule: Rule) -> None:
-    """Rates in [0, 1] and eta_hat, r, sigma**2 >= 0 on a grid of w (else InputError)."""
+    """Real values; rates in [0, 1] and eta_hat, r, sigma**2 >= 0 on a grid of w, judged in mpmath (else
+    InputError naming the first failing point)."""
+    check_real(rule)
     if rule.kind == "dual":
         _check_dual(rule)
         return
     if rule.kind == "penalty":
         return
-    bounds = {"drop_rate": (0, 1), "keep_prob": (0, 1)}.get(rule.kind, (0, np.inf))
-    f = ClosedForm(rule.expr, w)
-    vals = f(_GRID)
-    bad = np.nonzero((vals < bounds[0]) | (vals > bounds[1]) | np.isnan(vals))[0]
-    if len(bad):
-        i = bad[0]
-        interval = "[0, 1]" if bounds[1] == 1 else "[0, oo)"
-        raise InputError(f"{rule.kind} {rule.expr} is outside {interval} at w = {_GRID[i]:.4g} (value {vals[i]:.6g})")
+    high = mpmath.mpf(1) if rule.kind in ("drop_rate", "keep_prob") else mpmath.inf
+    interval = "[0, 1]" if high == 1 else "[0, oo)"
+
+    def ok(v: mpmath.mpf) -> bool:
+        return bool(0 <= v <= high)
+
+    def fail(x: float, v: object) -> str:
+        return f"{rule.kind} {_short(rule.expr)} is outside {interval} at w = {x:.4g} (value {mpmath.nstr(v, 6)})"
+
+    vals = _float_values(rule.expr, w, _GRID)
+    _judge(rule, ok, vals, fail)
+
+
+_POSITIVE_ETA: dict[str, Callable[[mpmath.mpf], bool]] = {
+    "eta_hat": lambda v: v > 0,
+    "keep_prob": lambda v: v > 0,
+    "drop_rate": lambda v: v < 1,
+    "ratio": lambda v: v < mpmath.inf,
+    "variance": lambda v: v < mpmath.inf,
+}
+"""eta_hat > 0 (+oo allowed) in terms of the rule: eta = lam q/(1-q) = lam (1-p)/p = lam/r, with the rule
+already in range; judging the rule avoids the cancellation 1 - q of the converted eta_hat."""
 
 
 def check_eta_hat(eta_hat: sp.Expr, rule: Rule) -> None:
-    """eta_hat must be a positive function (oo allowed: no dropout there)."""
+    """eta_hat must be a positive function (oo allowed: no dropout there), judged in mpmath on the rule."""
     if eta_hat.has(sp.zoo, sp.nan) or eta_hat == sp.oo:
-        raise InputError(f"{rule.kind} {rule.expr} gives eta_hat = {eta_hat}: no dropout at all, the penalty is 0")
-    vals = ClosedForm(eta_hat, w)(_GRID)
-    bad = np.nonzero(~(vals > 0))[0]
-    if len(bad):
-        i = bad[0]
-        raise InputError(f"{rule.kind} {rule.expr} gives eta_hat = {eta_hat} = {vals[i]:.6g} at w = {_GRID[i]:.4g}; "
-                         "eta_hat must be positive (a drop rate of 1 drops the weight for good)")
+        raise InputError(f"{rule.kind} {_short(rule.expr)} gives eta_hat = {_short(eta_hat)}: no dropout at all, "
+                         "the penalty is 0")
+    ok = _POSITIVE_ETA[rule.kind]
+
+    def fail(x: float, v: mpmath.mpf) -> str:
+        value = _eta_value(rule, v)
+        return (f"{rule.kind} {_short(rule.expr)} gives eta_hat = {_short(eta_hat)} = {mpmath.nstr(value, 6)} "
+                f"at w = {x:.4g}; eta_hat must be positive (a drop rate of 1 drops the weight for good)")
+
+    _judge(rule, ok, _float_values(rule.expr, w, _GRID), fail)
+
+
+def _eta_value(rule: Rule, v: mpmath.mpf) -> mpmath.mpf:
+    """eta_hat from the rule's value v (to_eta_hat in mpmath)."""
+    lam_mp = mpmath.mpf(sp.N(rule.lam, 30))
+    with mpmath.workdps(30):
+        try:
+            return {"eta_hat": lambda: v, "keep_prob": lambda: lam_mp * v / (1 - v),
+                    "drop_rate": lambda: lam_mp * (1 - v) / v}.get(rule.kind, lambda: lam_mp / v)()
+        except ZeroDivisionError:
+            return mpmath.inf
 
 
 def _check_dual(rule: Rule) -> None:

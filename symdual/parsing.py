@@ -27,18 +27,25 @@ evaluates them, so ``9**9**9**9`` is refused at once).
 from __future__ import annotations
 
 import ast
+import keyword
 import operator
 import re
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+import mpmath
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.logic.boolalg import Boolean
 
-__all__ = ["ParseError", "parse_expr", "parse_number", "parse_param", "FUNCTIONS", "CONSTANTS"]
+from .errors import InputError
+
+__all__ = ["ParseError", "parse_expr", "parse_number", "parse_param", "FUNCTIONS", "CONSTANTS",
+           "check_expression", "check_magnitude", "safe_identifier", "substitute"]
 
 MAX_LENGTH = 2000
 """Longest accepted input, in characters."""
@@ -112,6 +119,28 @@ def _gamma_guarded(function: Callable[[sp.Expr], sp.Expr]) -> Callable[[sp.Expr]
     return build
 
 
+def hyper_problem(upper: object, lower: object) -> str | None:
+    """Why ``hyper(upper, lower, z)`` is no function of z > 0 (None if it is): a series with more than
+    q + 1 upper parameters diverges for every z != 0, and a nonpositive integer lower parameter is a pole
+    (unless an upper one no smaller ends the series first)."""
+    a, b = list(upper), list(lower)  # type: ignore[call-overload]
+    if len(a) > len(b) + 1:
+        return f"hyper with {len(a)} upper and {len(b)} lower parameters diverges for every w != 0 (need p <= q + 1)"
+    for low in b:
+        if low.is_integer and low.is_nonpositive:
+            ends = [up for up in a if up.is_integer and up.is_nonpositive and bool(up >= low)]
+            if not ends:
+                return f"hyper has a pole: its lower parameter {low} is a nonpositive integer"
+    return None
+
+
+def _hyper(upper: list[sp.Expr], lower: list[sp.Expr], z: sp.Expr) -> sp.Expr:
+    problem = hyper_problem(upper, lower)
+    if problem is not None:
+        raise ParseError(problem)
+    return sp.hyper(upper, lower, z)
+
+
 def _check_size(expr: sp.Basic) -> None:
     if any(_bits(r) > MAX_BITS for r in expr.atoms(sp.Rational)):
         raise ParseError(_TOO_LARGE)
@@ -170,7 +199,7 @@ FUNCTIONS: dict[str, _Function] = {
     "max": _Function(sp.Max, **_MIN_MAX),
     "Piecewise": _Function(sp.Piecewise, **_MIN_MAX),
     "Heaviside": _Function(sp.Heaviside, max_args=2),
-    "hyper": _Function(sp.hyper, min_args=3, max_args=3),
+    "hyper": _Function(lambda a, b, z: _hyper(a, b, z), min_args=3, max_args=3),
 }
 """Callable names: sigmoid(x) = 1/(1+exp(-x)), logit(x) = log(x/(1-x)),
 softplus(x) = log(1+exp(x)) and dawson(x) = sqrt(pi)/2*exp(-x**2)*erfi(x) are
@@ -490,3 +519,195 @@ def parse_param(text: str) -> tuple[str, sp.Expr]:
         return name, parse_number(value)
     except ParseError as err:
         raise ParseError(f"invalid value for parameter {name!r}: {err}") from None
+
+
+# --------------------------------------------------------------------------- SymPy objects from the API
+FLOAT_MAX = sys.float_info.max
+"""Largest finite float64: a constant beyond it is refused (it would overflow, or take minutes exactly)."""
+MAX_NODES = 20000
+"""Most nodes accepted in one SymPy expression from the API."""
+
+_STRICT_FUNCTIONS: tuple[type, ...] = (
+    sp.exp, sp.log, sp.Abs, sp.sign, sp.tanh, sp.sinh, sp.cosh, sp.sin, sp.cos, sp.tan, sp.atan, sp.asinh,
+    sp.erf, sp.erfc, sp.erfi, sp.gamma, sp.loggamma, sp.Min, sp.Max, sp.Piecewise, sp.Heaviside, sp.hyper,
+)
+"""The SymPy classes the parser's :data:`FUNCTIONS` build (sqrt and cbrt are powers)."""
+_ARITHMETIC = (sp.Add, sp.Mul, sp.Pow)
+_LOGIC_CLASSES = (sp.And, sp.Or, sp.Not, sp.core.relational.Relational, sp.logic.boolalg.BooleanAtom)
+_NUMBER_ATOMS = (sp.Rational, sp.Float, sp.NumberSymbol, sp.core.numbers.Infinity,
+                 sp.core.numbers.NegativeInfinity, sp.core.numbers.NaN, sp.core.numbers.ComplexInfinity)
+_REFUSED_CLASSES: tuple[type, ...] = (AppliedUndef, sp.Lambda, sp.Indexed, sp.IndexedBase, sp.Idx,
+                                      sp.MatrixBase, sp.MatrixExpr, sp.core.symbol.Str)
+_IDENT_ASCII = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def safe_identifier(name: object) -> str:
+    """``name`` if it is an ASCII identifier that is no Python keyword and no dunder, else InputError.
+
+    Only such names may reach generated code (lambdify, printers).
+    """
+    text = name if isinstance(name, str) else None
+    if text is None or not _IDENT_ASCII.fullmatch(text) or keyword.iskeyword(text) or text.startswith("__"):
+        raise InputError(f"invalid name {_short(str(name))}: names must be ASCII identifiers, "
+                         "not Python keywords, not starting with '__'")
+    return text
+
+
+def _describe(node: object) -> str:
+    if isinstance(node, AppliedUndef):
+        return f"the undefined function {_short(str(node.func))}"
+    text = " ".join(str(node).split())
+    return f"{type(node).__name__} {_short(text)}"
+
+
+def _is_sympy_class(node: sp.Basic) -> bool:
+    """A class defined inside SymPy itself, printed by SymPy's own printers (never by a user-chosen name)."""
+    return type(node).__module__.split(".")[0] == "sympy" and not isinstance(node, AppliedUndef)
+
+
+def _check_node(node: object, strict: bool) -> None:
+    """One node against the whitelist (its arguments are checked by the caller's walk)."""
+    if not isinstance(node, sp.Basic):
+        raise InputError(f"{type(node).__name__} {_short(str(node))} is not allowed in an expression")
+    if isinstance(node, _REFUSED_CLASSES):
+        raise InputError(f"{_describe(node)} is not allowed in an expression (only the parser's functions: "
+                         f"{', '.join(FUNCTIONS)})")
+    if isinstance(node, sp.Symbol):  # Dummy and Wild included
+        safe_identifier(node.name)
+        return
+    allowed = (_NUMBER_ATOMS + _ARITHMETIC + _LOGIC_CLASSES + _STRICT_FUNCTIONS
+               + (sp.functions.elementary.piecewise.ExprCondPair, sp.Tuple))
+    if isinstance(node, allowed) and _is_sympy_class(node):
+        return
+    if not strict and _is_sympy_class(node):
+        return
+    raise InputError(f"{_describe(node)} is not allowed in an expression (only numbers, symbols, + - * / **, "
+                     f"conditions and the functions {', '.join(FUNCTIONS)})")
+
+
+def check_expression(expr: object, allowed_symbol_names: object = None, *, strict: bool = True) -> None:
+    """Walk a SymPy object and refuse (InputError naming it) anything that is not whitelisted.
+
+    Accepted: numbers, pi, E, EulerGamma, oo; symbols with safe names (:func:`safe_identifier`), and when
+    ``allowed_symbol_names`` is given only those names; Add, Mul, Pow; the SymPy classes of the parser's
+    :data:`FUNCTIONS`; Piecewise with relational/boolean conditions; hyper's parameter tuples.
+    ``strict=False`` (for derived expressions, e.g. closed forms SymPy integrated) accepts any function
+    class defined inside SymPy, still never an undefined function, Lambda, Indexed, matrix or string.
+    """
+    allowed = None if allowed_symbol_names is None else set(allowed_symbol_names)
+    if not isinstance(expr, sp.Basic):
+        raise InputError(f"expected a SymPy expression, got {type(expr).__name__}")
+    stack, count = [expr], 0
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise InputError(f"expression too large (more than {MAX_NODES} nodes)")
+        _check_node(node, strict)
+        if isinstance(node, sp.hyper) and strict:
+            problem = hyper_problem(node.ap, node.bq)
+            if problem is not None:
+                raise InputError(problem)
+        if isinstance(node, sp.Symbol):
+            if allowed is not None and node.name not in allowed:
+                known = ", ".join(sorted(allowed)) or "none"
+                raise InputError(f"unknown symbol {node.name!r} (known: {known})")
+            continue
+        stack.extend(node.args)
+
+
+def _rebuild(node: sp.Basic, args: list[sp.Basic]) -> sp.Basic:
+    """``node.func(*args)`` through the parser's size guards (powers, exp, gamma, loggamma)."""
+    if isinstance(node, sp.Pow):
+        return _power(*args)
+    if isinstance(node, sp.exp):
+        return _exp(*args)
+    if isinstance(node, (sp.gamma, sp.loggamma)):
+        return _gamma_guarded(node.func)(*args)
+    return node.func(*args)
+
+
+def substitute(expr: sp.Basic, values: Mapping[str, sp.Basic]) -> sp.Basic:
+    """``expr`` with every symbol named in ``values`` replaced, rebuilt bottom-up through the size guards.
+
+    Unlike ``expr.subs`` this refuses (InputError) before SymPy evaluates a huge number:
+    ``2**k`` at k = 10**300, ``gamma(k)`` at k = 10**7. The result passes :func:`check_magnitude`.
+    """
+    memo: dict[sp.Basic, sp.Basic] = {}
+
+    def walk(node: sp.Basic) -> sp.Basic:
+        if node in memo:
+            return memo[node]
+        if isinstance(node, sp.Symbol):
+            out = values.get(node.name, node)
+        elif not node.args or not (node.free_symbols & _named(node, values)):
+            out = node
+        else:
+            out = _rebuild(node, [walk(arg) for arg in node.args])
+        memo[node] = out
+        return out
+
+    try:
+        result = walk(expr)
+    except ParseError as err:
+        raise InputError(str(err)) from None
+    except RecursionError:
+        raise InputError(f"expression is nested too deeply (more than {MAX_DEPTH} levels)") from None
+    check_magnitude(result)
+    return result
+
+
+def _named(node: sp.Basic, values: Mapping[str, sp.Basic]) -> set[sp.Basic]:
+    return {s for s in node.free_symbols if getattr(s, "name", None) in values}
+
+
+def _constant_value(node: sp.Basic) -> sp.Basic | None:
+    """``node`` evaluated to 15 digits (None where SymPy cannot evaluate it)."""
+    try:
+        value = sp.N(node, 15)
+    except Exception:  # noqa: BLE001 - a constant SymPy cannot evaluate is judged where it is used
+        return None
+    return value if value.is_number else None
+
+
+def check_magnitude(expr: sp.Basic) -> None:
+    """Refuse (InputError) a constant whose magnitude exceeds the float64 range, or whose bits exceed
+    :data:`MAX_BITS` (e.g. 2**1024, exp(10**300), gamma(10**7), a parameter of 1e400)."""
+    seen: set[sp.Basic] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if node in seen or not isinstance(node, sp.Basic):
+            continue
+        seen.add(node)
+        if isinstance(node, sp.Rational):
+            if _bits(node) > MAX_BITS or abs(node) > FLOAT_MAX:
+                raise InputError(f"the constant {_short(str(node))} is outside the float64 range (|x| <= 1.8e308)")
+            continue
+        if isinstance(node, sp.Expr) and node.is_number and node.args and not node.has(sp.oo, -sp.oo, sp.zoo):
+            _check_constant(node)
+        stack.extend(node.args)
+
+
+def _check_constant(node: sp.Expr) -> None:
+    value = _constant_value(node)
+    if value is not None and any(_huge(part) for part in value.as_real_imag()):
+        raise InputError(f"the constant {_short(str(node))} = {_mp_text(value)} is outside the float64 range "
+                         "(|x| <= 1.8e308)")
+
+
+def _mp_text(value: sp.Basic) -> str:
+    """A number in 3 digits (mpmath prints any exponent)."""
+    try:
+        number = mpmath.mpmathify(value)
+        text = mpmath.nstr(number, 3)
+        return text if len(text) <= 20 else f"about 10**{mpmath.nstr(mpmath.log10(abs(number)), 3)}"
+    except (TypeError, ValueError):
+        return "a huge number"
+
+
+def _huge(part: sp.Basic) -> bool:
+    """Whether a number is beyond float64's range (float() of it would give inf or overflow)."""
+    if part.is_Float:
+        return bool(abs(mpmath.mpf(part._mpf_)) > FLOAT_MAX)
+    return bool(part.is_Rational and abs(part) > FLOAT_MAX)

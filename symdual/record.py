@@ -9,8 +9,10 @@ element) and :meth:`Derivation.evaluate_mp` (mpmath at any precision).
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
@@ -73,12 +75,84 @@ class Supplement:
     provenance: Provenance | None = None
 
 
+MAX_DPS = 10000
+"""Largest precision (decimal digits) accepted by :meth:`Derivation.evaluate_mp`."""
+
+
+def _real_scalar(x: object) -> float | None:
+    """A scalar of a real number type (Fraction, Decimal, SymPy number, huge int) as a float; None otherwise."""
+    if isinstance(x, sp.Basic):
+        if not (x.is_number and x.is_extended_real):
+            raise InputError(f"expected a real number, got {_shown(x)}")
+        return float(x)
+    if isinstance(x, (numbers.Real, Decimal)) and not isinstance(x, (np.generic, bool)):
+        try:
+            return float(x)
+        except OverflowError:
+            raise InputError(f"{_shown(x)} is outside the float64 range") from None
+    return None
+
+
+def _shown(x: object) -> str:
+    text = repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def real_array(x: object) -> np.ndarray:
-    """x as a float64 array; InputError for complex, non-numeric or None input."""
-    a = np.asarray(x)
+    """x as a float64 array; InputError for complex, datetime, string, None or other non-real input.
+
+    Accepted: bool/int/float arrays and lists, NumPy scalars of a real dtype, Python and SymPy real numbers.
+    """
+    if x is None or isinstance(x, (str, bytes)):
+        raise InputError(f"expected real numbers, got {type(x).__name__} {_shown(x)}")
+    scalar = _real_scalar(x)
+    if scalar is not None:
+        return np.asarray(scalar, dtype=np.float64)
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise InputError(f"expected real numbers, got {_shown(x)} ({exc})") from None
     if a.dtype.kind not in "fiub":
-        raise InputError(f"expected real numbers, got {a.dtype} input")
-    return a.astype(np.float64, copy=False)
+        raise InputError(f"expected real numbers (bool, int or float), got {a.dtype} input")
+    with np.errstate(over="ignore"):  # a longdouble beyond float64 is inf, as in NumPy
+        return a.astype(np.float64, copy=False)
+
+
+def real_point(x: object, dps: int) -> mpmath.mpf:
+    """One real point as an mpmath number at ``dps`` digits (text is read at that precision:
+    "0.1" is 0.1 to dps digits); InputError for anything else."""
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x[()]
+    with mpmath.workdps(dps):
+        if isinstance(x, str):
+            try:
+                return mpmath.mpf(x.strip())
+            except (ValueError, TypeError):
+                raise InputError(f"expected a real number, got the text {_shown(x)}") from None
+        if isinstance(x, mpmath.mpf):
+            return +x
+        if isinstance(x, sp.Basic):
+            if not (x.is_number and x.is_extended_real):
+                raise InputError(f"expected a real number, got {_shown(x)}")
+            return mpmath.mpmathify(sp.N(x, dps + 5))
+        if isinstance(x, (bool, np.bool_, numbers.Integral, np.integer)):
+            return mpmath.mpf(int(x))
+        if isinstance(x, numbers.Rational):
+            return mpmath.mpf(int(x.numerator)) / int(x.denominator)
+        if isinstance(x, Decimal):
+            return mpmath.mpf(str(x))
+        if isinstance(x, (float, np.floating)) or (isinstance(x, numbers.Real) and not isinstance(x, np.generic)):
+            return mpmath.mpf(float(x))
+    raise InputError(f"evaluate_mp takes one real number (a number or its text), got {type(x).__name__} {_shown(x)}"
+                     + ("; use evaluate for arrays" if isinstance(x, (list, tuple, np.ndarray)) else ""))
+
+
+def _check_dps(dps: object) -> int:
+    if isinstance(dps, (bool, np.bool_)) or not isinstance(dps, (numbers.Integral, np.integer)):
+        raise InputError(f"dps must be an integer number of digits, got {_shown(dps)}")
+    if not 1 <= int(dps) <= MAX_DPS:
+        raise InputError(f"dps must be in [1, {MAX_DPS}], got {int(dps)}")
+    return int(dps)
 
 
 def elementwise(fn: Callable[[np.ndarray], np.ndarray], x: object) -> np.ndarray | np.float64:
@@ -149,8 +223,11 @@ class Derivation:
         return elementwise(self._evaluator(piece), x)
 
     def evaluate_mp(self, piece: str, x: object, dps: int = 40) -> mpmath.mpf:
-        """The same piece at one point, in mpmath at ``dps`` digits."""
-        return self._evaluator(piece).mp(x, dps)
+        """The same piece at one real point (a number, or its text read at ``dps`` digits), in mpmath at
+        ``dps`` digits (1 <= dps <= MAX_DPS)."""
+        evaluator = self._evaluator(piece)
+        digits = _check_dps(dps)
+        return evaluator.mp(real_point(x, digits), digits)
 
     def _evaluator(self, piece: str) -> Evaluator:
         if piece not in PIECES:

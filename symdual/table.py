@@ -13,6 +13,7 @@ the last line says where the cache lives.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from typing import Any
@@ -27,6 +28,70 @@ LEGEND = "✓ proved   (✓) supported numerically   ✗ refuted   ? unknown   !
 KIND_LABEL = {"eta_hat": ("eta_hat(w)", r"\hat\eta(w)"), "keep_prob": ("q(w)", "q(w)"), "drop_rate": ("p(w)", "p(w)"),
               "variance": ("sigma**2(w)", r"\sigma^2(w)"), "ratio": ("r(w)", "r(w)"),
               "penalty": ("Omega(w)", r"\Omega(w)"), "dual": ("f(eta)", r"f(\eta)")}
+
+
+# ------------------------------------------------------- cached rows, safe text
+_TEXT_FIELDS = ("name", "title", "citation", "family", "params", "lam_mapping", "provenance", "omega_method")
+_ROW_FIELDS = frozenset(_TEXT_FIELDS + ("verdicts", "notes", "rule", "eta_hat", "omega", "series", "provenance_full"))
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?"
+                      r"|[ -/]*[0-~])|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_BREAKS = re.compile(r"[\t\n\x0b\x0c\r\x85\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal escape sequences (CSI, OSC, ...) and without C0/C1 controls other than
+    newline and tab (and without bidi overrides): safe to print whatever a cache file held."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+def _flat(text: str) -> str:
+    """One cell: printable, line breaks and tabs as spaces."""
+    return printable(_BREAKS.sub(" ", text))
+
+
+def _is_text(v: Any) -> bool:
+    """A str that can be written as UTF-8 (no lone surrogates)."""
+    if not isinstance(v, str):
+        return False
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_piece(v: Any, closed: bool = False) -> bool:
+    """{"text": str, "latex": str} (and "closed": bool for Omega)."""
+    keys = {"text", "latex", "closed"} if closed else {"text", "latex"}
+    return (isinstance(v, dict) and set(v) == keys and _is_text(v["text"]) and _is_text(v["latex"])
+            and (not closed or type(v["closed"]) is bool))
+
+
+def _is_verdict(v: Any) -> bool:
+    """{"status": one of MARKS, "detail": str, "as_expected": bool}."""
+    return (isinstance(v, dict) and set(v) == {"status", "detail", "as_expected"} and v["status"] in MARK_TEXT
+            and _is_text(v["status"]) and _is_text(v["detail"]) and type(v["as_expected"]) is bool)
+
+
+def _str_dict(v: Any, ok: Any) -> bool:
+    return isinstance(v, dict) and all(_is_text(k) and ok(x) for k, x in v.items())
+
+
+def check_row(row: Any) -> str | None:
+    """None if ``row`` has the shape :func:`row_of` gives (each field of its type), else what is wrong."""
+    if not isinstance(row, dict):
+        return "the row is not an object"
+    keys = set(row)
+    if not _ROW_FIELDS <= keys or not keys <= _ROW_FIELDS | {"w_critical"}:
+        return "the row's fields differ from a table row's"
+    checks = {name: _is_text for name in (*_TEXT_FIELDS, "w_critical")}
+    checks.update(rule=_is_piece, eta_hat=_is_piece, omega=lambda v: _is_piece(v, closed=True),
+                  series=lambda v: _str_dict(v, _is_piece), provenance_full=lambda v: _str_dict(v, _is_text),
+                  notes=lambda v: isinstance(v, list) and all(map(_is_text, v)),
+                  verdicts=lambda v: _str_dict(v, _is_verdict) and all(k in v for k, _ in VERDICTS))
+    bad = [name for name in sorted(keys) if not checks[name](row[name])]
+    return f"field {bad[0]!r} is not of a table row's type" if bad else None
 
 
 # ------------------------------------------------------------------ rows
@@ -195,7 +260,10 @@ def _error_row(entry: Any, values: dict[str, Any], exc: Exception) -> dict[str, 
 
 def build_rows(names: list[str], use_cache: bool = True,
                timeout: float | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The rows of ``names`` (cached), and how they were obtained: {"hits", "derived", "seconds"}.
+    """The rows of ``names`` (cached), and how they were obtained: {"hits", "derived", "seconds", "cache_off"}.
+
+    A cached row is used only if :func:`check_row` accepts it; "cache_off" says why the cache
+    could not be used (its folder cannot be created), else None.
 
     ``timeout`` is the budget in seconds of each CAS call of a derivation (None: the default); a
     row derived under a given budget is cached apart from the rows derived under the default.
@@ -204,12 +272,14 @@ def build_rows(names: list[str], use_cache: bool = True,
 
     rows, hits, derived = [], 0, []
     start = time.perf_counter()
+    off = cache.prepare() if use_cache else None
+    use_cache = use_cache and off is None
     for name in names:
         entry = catalog.entry(name)
         values = entry.resolve()
         budget = () if timeout is None else (("timeout", float(timeout)),)
         k = cache.key("table-row", ROW_VERSION, name, _param_key(values), *budget)
-        row = cache.load(NAMESPACE, k) if use_cache else None
+        row = cache.load(NAMESPACE, k, validate=lambda r, name=name: _check_cached(r, name)) if use_cache else None
         if row is not None:
             hits += 1
         else:
@@ -223,7 +293,13 @@ def build_rows(names: list[str], use_cache: bool = True,
             if use_cache:
                 cache.store(NAMESPACE, k, row)
         rows.append(row)
-    return rows, {"hits": hits, "derived": derived, "seconds": time.perf_counter() - start}
+    return rows, {"hits": hits, "derived": derived, "seconds": time.perf_counter() - start, "cache_off": off}
+
+
+def _check_cached(row: Any, name: str) -> str | None:
+    """check_row, and the row must be the method's."""
+    reason = check_row(row)
+    return reason if reason is not None or row["name"] == name else "a row of another method"
 
 
 # ------------------------------------------------------------- rendering
@@ -232,7 +308,7 @@ def _mark(v: dict[str, Any], marks: dict[str, str]) -> str:
 
 
 def _cut(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(printable(text).split())
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
@@ -256,11 +332,11 @@ def render_text(rows: list[dict[str, Any]], width: int | None = None) -> str:
         cells.append(_cut(r["omega_method"], prov_w))
         out.append(line(cells))
     out += ["", LEGEND]
-    return "\n".join(out)
+    return printable("\n".join(out))
 
 
 def _md_cell(text: str) -> str:
-    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+    return "`" + _flat(text).replace("|", "\\|").replace("`", "'") + "`"
 
 
 def render_md(rows: list[dict[str, Any]]) -> str:
@@ -268,14 +344,14 @@ def render_md(rows: list[dict[str, Any]]) -> str:
     heads = ["Method", "Rule", "eta_hat(w)", "Omega(w)"] + [h for h, _ in VERDICTS] + ["Omega: provenance"]
     out = ["| " + " | ".join(heads) + " |", "|" + "|".join(["---"] * 4 + [":-:"] * 4 + ["---"]) + "|"]
     for r in rows:
-        method = f"**{r['name']}** {r['title']} ({r['params']}); {r['citation']}"
+        method = _flat(f"**{r['name']}** {r['title']} ({r['params']}); {r['citation']}")
         cells = [method.replace("|", "\\|"), _md_cell(r["rule"]["text"]), _md_cell(r["eta_hat"]["text"]),
                  _md_cell(r["omega"]["text"])]
         cells += [_mark(r["verdicts"][k], MARK_TEXT) for k, _ in VERDICTS]
-        cells.append(r["provenance"].replace("|", "\\|"))
+        cells.append(_flat(r["provenance"]).replace("|", "\\|"))
         out.append("| " + " | ".join(cells) + " |")
     out += ["", LEGEND]
-    return "\n".join(out)
+    return printable("\n".join(out))
 
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
@@ -300,10 +376,10 @@ def render_latex(rows: list[dict[str, Any]]) -> str:
         cells = [method] + [f"${r[k]['latex']}$" for k in ("rule", "eta_hat", "omega")]
         cells += [_mark(r["verdicts"][k], MARK_LATEX) for k, _ in VERDICTS]
         cells.append(_tex_escape(r["omega_method"]))
-        out.append(" & ".join(cells) + r" \\")
+        out.append(_flat(" & ".join(cells)) + r" \\")
     out += [r"\end{longtable}",
             r"% \checkmark proved, (\checkmark) supported numerically, $\times$ refuted, ? unknown, ! not as expected"]
-    return "\n".join(out)
+    return printable("\n".join(out))
 
 
 RENDER = {"text": render_text, "md": render_md, "latex": render_latex}

@@ -65,10 +65,10 @@ MCP = Entry(
     params=(positive("a", sp.Rational(1, 2), "concavity a > 0 (Zhang's gamma; Figure 1: a = 1/2)"),
             lam_param(sp.sqrt(2))),
     expected=lambda p: dict(monotone=True, subquadratic=True, sparsity=True, unbiased=True, bounded=True,
-                            continuity=bool(p["a"] >= 1)),
+                            continuity=bool(p["a"] > 1)),
     lam_mapping="lam sets the knee b = a*lam; lam*Omega = Zhang's lam|w| - w**2/(2a) (a = his gamma)",
     notes=("Defaults a = 1/2, lam = sqrt(2) as in Figure 1 (plotted as sqrt(2)*Omega, i.e. lam*Omega).",
-           "Thresholding is continuous iff a >= 1 (w + lam Omega'(w) = lam + w(1 - 1/a) on [0, a lam])."),
+           "Thresholding is continuous iff a > 1 (w + lam Omega'(w) = lam + w(1 - 1/a) on [0, a lam])."),
 )
 
 SCAD = Entry(

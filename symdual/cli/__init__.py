@@ -11,7 +11,12 @@ imports this package: it is the outermost layer.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 from .. import __version__
 from ..errors import InputError
@@ -43,8 +48,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM/SIGHUP -> SystemExit(128 + signum), so every ``finally`` (child processes killed) runs."""
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _signals_exit() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP exit cleanly (main thread only; old handlers restored after)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {name: signal.signal(getattr(signal, name), _exit_on_signal) for name in names}
+    try:
+        yield
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), signal.SIG_DFL if handler is None else handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with _signals_exit():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the subcommand: input errors and missing optional dependencies -> one line, exit 2."""
     try:
         return int(args.handler(args) or 0)
     except InputError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..table import NAMESPACE, RENDER
+from ..table import NAMESPACE, RENDER, printable
 from ._rule_options import add_timeout_argument
 
 HELP = "the paper's Table 2 for every catalog method"
@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only this catalog method (repeatable; default: all)")
     parser.add_argument("--no-cache", action="store_true",
                         help="derive every row afresh, no cache read or write (the cache lives in "
-                             "$SYMDUAL_CACHE_DIR, default ~/.cache/symdual)")
+                             "$SYMDUAL_CACHE_DIR, default the user cache folder; see symdual cache info)")
     parser.add_argument("--verbose", action="store_true", help="also print provenance, notes and verdict details")
     add_timeout_argument(parser, "each CAS call of a derivation")
 
@@ -33,16 +33,31 @@ def run(args: argparse.Namespace) -> int:
     print(RENDER[args.format](rows))
     if args.verbose:
         for r in rows:
-            print(f"\n{r['name']} ({r['params']}; {r['citation']})")
-            for piece, prov in r.get("provenance_full", {"omega": r["provenance"]}).items():
-                print(f"  {piece}: {prov}")
-            for k, v in r["verdicts"].items():
-                print(f"  {k:<13} {v['status']:<10} {v['detail']}")
-            for n in r["notes"]:
-                print("  - " + " ".join(n.split()))
-    where = "disabled (--no-cache)" if args.no_cache else str(cache.cache_dir() / NAMESPACE)
+            _print_details(r)
+    if args.no_cache:
+        where = "disabled (--no-cache)"
+    elif info.get("cache_off"):
+        where = f"off ({info['cache_off']})"
+    else:
+        where = str(cache.cache_dir() / NAMESPACE)
     footer = (f"cache: {where}; {info['hits']} of {len(rows)} rows from the cache, "
               f"{len(info['derived'])} derived, {info['seconds']:.2f} s")
     sys.stdout.flush()
-    print(footer, file=sys.stdout if args.format == "text" else sys.stderr)
+    print(_line(footer), file=sys.stdout if args.format == "text" else sys.stderr)
     return 0
+
+
+def _line(text: str) -> str:
+    """One printable line (escape sequences and control characters removed, whitespace collapsed)."""
+    return " ".join(printable(text).split())
+
+
+def _print_details(r: dict) -> None:
+    """--verbose: provenance, verdict details and notes of one row."""
+    print("\n" + _line(f"{r['name']} ({r['params']}; {r['citation']})"))
+    for piece, prov in r.get("provenance_full", {"omega": r["provenance"]}).items():
+        print(f"  {_line(piece)}: {_line(prov)}")
+    for k, v in r["verdicts"].items():
+        print(f"  {_line(k):<13} {_line(v['status']):<10} {_line(v['detail'])}")
+    for n in r["notes"]:
+        print("  - " + _line(n))

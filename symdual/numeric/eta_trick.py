@@ -42,6 +42,7 @@ from typing import NamedTuple
 import mpmath
 import numpy as np
 
+from .. import deadline
 from .chebyshev import PiecewiseChebyshev, fit_chebyshev
 from .roots import illinois_increasing, newton_increasing
 
@@ -525,6 +526,7 @@ class EtaTrickNumeric:
         got = self.evaluate(w)
         worst = 0.0
         for i, x in enumerate(w):
+            deadline.check("the certification of the numeric eta-trick solver")
             with mpmath.workdps(dps):
                 ref = self._solve_mp(x, dps)
                 for value, exact in zip((got[0][i], got[1][i], got[2][i]), ref, strict=False):
