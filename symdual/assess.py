@@ -48,7 +48,7 @@ def _mp_fn(d: Any, piece: str) -> P.MpFn | None:
 def assess(d: Any, timeout: Budget) -> dict[str, Verdict]:
     """All six verdicts of a derivation under construction (its pieces, limits, series, evaluators)."""
     by_construction = d.rule.kind == "dual"
-    parts = P.safe_branches(d.eta_hat)
+    parts = _run(P.safe_branches, d.eta_hat, timeout=timeout)
     grid = P.grid_for(parts)
     mono, sub = _duality(_monotone(d, grid, by_construction, timeout),
                          _subquadratic(d, grid, by_construction, timeout))
@@ -72,7 +72,7 @@ def _monotone(d: Any, grid: np.ndarray, by_construction: bool, timeout: Budget) 
                        "decreasing differences (Topkis); it may jump where u -> f(1/u) is not convex")
     if d.eta_hat is None:
         return Verdict("unknown", "symbolic", "eta_hat was not derived")
-    parts = P.safe_branches(d.eta_hat) or []
+    parts = _run(P.safe_branches, d.eta_hat, timeout=timeout) or []
     if any(e.is_number and e.is_negative for e, _ in parts):
         return Verdict("refuted", "symbolic", f"eta_hat = {d.eta_hat} is negative (exact)")
     proof = _run(P.monotone_proof, d.eta_hat, timeout=timeout)
@@ -186,7 +186,7 @@ def _continuity(d: Any, timeout: Budget) -> Verdict:
             return exact
     if op is None:
         return Verdict("unknown", "numeric", "Omega' not available")
-    grid = P.grid_for(pieces or P.safe_branches(d.eta_hat))
+    grid = P.grid_for(pieces or _run(P.safe_branches, d.eta_hat, timeout=timeout))
     h_np, h_mp = _prox_fns(op, lam)
     h0 = None if at0 is None or at0.has(sp.AccumBounds, sp.nan) else lam * at0
     bad = P.prox_counterexample(h_np, h_mp, grid, h0)

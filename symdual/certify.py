@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .parsing import check_expression
 from .piecewise import branches
 from .rules import eta, w
 
@@ -67,6 +68,7 @@ class Certificate:
 
 def mp_function(expr: sp.Expr, x: sp.Symbol) -> Callable[[mpmath.mpf], mpmath.mpf]:
     """``expr(x)`` evaluated by mpmath (Piecewise, Min/Max, Heaviside included)."""
+    check_expression(expr, strict=False)
     fn = sp.lambdify(x, expr, modules=[_MP_EXTRA, "mpmath"])
 
     def value(v: mpmath.mpf) -> mpmath.mpf:
@@ -102,12 +104,12 @@ def _near(points: Iterable[float], rel: float = 1e-6) -> list[float]:
     return [q for p in points for q in (p * (1 - rel), p, p * (1 + rel))]
 
 
-def _rel(a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
+def _rel(a: mpmath.mpf, b: mpmath.mpf, scale: mpmath.mpf = 0) -> mpmath.mpf:
     if mpmath.isnan(a) or mpmath.isnan(b):
         return mpmath.inf
     if mpmath.isinf(a) or mpmath.isinf(b):
         return mpmath.mpf(0) if a == b else mpmath.inf
-    return abs(a - b) / max(abs(b), mpmath.mpf(10) ** -40)
+    return abs(a - b) / max(abs(b), abs(scale), mpmath.mpf(10) ** -40)
 
 
 def _show(v: mpmath.mpf) -> str:
@@ -120,27 +122,32 @@ class _Tally:
     def __init__(self, what: str) -> None:
         self.what, self.points, self.worst = what, 0, 0.0
 
-    def equal(self, claimed: Callable[[], mpmath.mpf], reference: Callable[[], mpmath.mpf], where: str) -> str:
-        """'' if claimed == reference to TOL (re-checked at twice the digits), else the failure."""
-        err = _rel(claimed(), reference())
+    def equal(self, claimed: Callable[[], mpmath.mpf], reference: Callable[[], mpmath.mpf], where: str,
+              scale: Callable[[], mpmath.mpf] | None = None) -> str:
+        """'' if claimed == reference to TOL relative to max(|reference|, scale) (re-checked at twice the
+        digits), else the failure. ``scale``: the size of the terms a reference cancels."""
+        size = scale or (lambda: mpmath.mpf(0))
+        err = _rel(claimed(), reference(), size())
         if err > TOL:
             with mpmath.workdps(2 * DPS):
                 c, r = claimed(), reference()
-                err = _rel(c, r)
+                err = _rel(c, r, size())
                 if err > TOL:
                     return f"at {where}: {_show(c)} instead of {_show(r)}"
         self.points += 1
         self.worst = max(self.worst, float(err))
         return ""
 
-    def at_most(self, claimed: Callable[[], mpmath.mpf], bound: Callable[[], mpmath.mpf], where: str) -> str:
-        """'' if claimed <= bound (to TOL, re-checked at twice the digits), else the failure."""
+    def at_most(self, claimed: Callable[[], mpmath.mpf], bound: Callable[[], mpmath.mpf], where: str,
+                scale: Callable[[], mpmath.mpf] | None = None) -> str:
+        """'' if claimed <= bound (to TOL relative to max(|bound|, scale), re-checked at twice the digits)."""
+        size = scale or (lambda: mpmath.mpf(0))
         for dps in (DPS, 2 * DPS):
             with mpmath.workdps(dps):
                 c, b = claimed(), bound()
                 if mpmath.isnan(c) or mpmath.isnan(b):
                     return f"at {where}: not a number"
-                if c <= b + TOL * abs(b) + mpmath.mpf(10) ** -40:
+                if c <= b + TOL * max(abs(b), abs(size())) + mpmath.mpf(10) ** -40:
                     return ""
         return f"at {where}: {_show(c)} exceeds {_show(b)}"
 
@@ -217,9 +224,16 @@ def omega_from_dual(omega: sp.Expr, eta_hat: sp.Expr, f: sp.Expr) -> Certificate
             return fv(mpmath.mpf(10) ** 60) / 2
         return (mpmath.mpf(x) ** 2 / e + fv(e)) / 2
 
+    def lsc_objective(x: float, e: mpmath.mpf) -> mpmath.mpf:
+        """The objective with f's lower semicontinuous value at e (an infimum at a jump of f is not attained)."""
+        if mpmath.isinf(e):
+            return objective(x, e)
+        near = mpmath.mpf(10) ** (5 - mpmath.mp.dps)
+        return min(objective(x, e * s) for s in (1 - near, 1, 1 + near))
+
     def body(t: _Tally) -> str:
         for x in points:
-            failure = t.equal(lambda x=x: om(mpmath.mpf(x)), lambda x=x: objective(x, eh(mpmath.mpf(x))),
+            failure = t.equal(lambda x=x: om(mpmath.mpf(x)), lambda x=x: lsc_objective(x, eh(mpmath.mpf(x))),
                               f"w = {x:.17g} (Omega against the objective at eta_hat)")
             if failure:
                 return failure
@@ -263,13 +277,17 @@ def dual_from_omega(f: sp.Expr, omega: sp.Expr, eta_hat: sp.Expr) -> Certificate
     def objective(x: float, e: mpmath.mpf) -> mpmath.mpf:
         return 2 * om(mpmath.mpf(x)) - mpmath.mpf(x) ** 2 / e
 
+    def terms(x: float, e: mpmath.mpf) -> mpmath.mpf:
+        """The size of the two terms the objective cancels."""
+        return 2 * abs(om(mpmath.mpf(x))) + mpmath.mpf(x) ** 2 / e
+
     def body(t: _Tally) -> str:
         for x in W_GRID:
             e = eh(mpmath.mpf(x))
             if mpmath.isinf(e) or not e > 0:
                 continue
             failure = t.equal(lambda e=e: fv(e), lambda x=x, e=e: objective(x, e),
-                              f"eta = eta_hat({x:.17g}) = {_show(e)}")
+                              f"eta = eta_hat({x:.17g}) = {_show(e)}", lambda x=x, e=e: terms(x, e))
             if failure:
                 return failure
         for e in etas:
@@ -286,7 +304,8 @@ def dual_from_omega(f: sp.Expr, omega: sp.Expr, eta_hat: sp.Expr) -> Certificate
                 continue
             for x in ws:
                 failure = t.at_most(lambda x=x, e=e: objective(x, mpmath.mpf(e)), lambda e=e: fv(mpmath.mpf(e)),
-                                    f"eta = {e:.17g}, w = {x:.17g} (2 Omega(w) - w^2/eta above f)")
+                                    f"eta = {e:.17g}, w = {x:.17g} (2 Omega(w) - w^2/eta above f)",
+                                    lambda x=x, e=e: terms(x, mpmath.mpf(e)))
                 if failure:
                     return failure
         return ""

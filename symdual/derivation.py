@@ -30,7 +30,7 @@ from .asymptotics import integrated_series, series_at
 from .bounded import MAX_TIMEOUT, TimedOut, bounded, default_timeout
 from .errors import DivergentPenalty, InputError
 from .inputs import build_rule, check_eta_hat, check_range, exact_params, given_rule
-from .numeric.evaluators import ClosedForm, EnginePiece, Quadrature, small_argument
+from .numeric.evaluators import ClosedForm, EnginePiece, Quadrature, as_float, small_argument
 from .record import Derivation, Evaluator, Provenance, Supplement
 from .rules import Rule, eta, to_eta_hat, w
 from .verdict import Verdict
@@ -303,6 +303,7 @@ def _from_dual(d: _Draft, engine: Any = None) -> None:
             out = None
     if out is not None:
         d.omega, d.eta_hat = out
+        _normalise(d)
         d.omega_prime = d.cas(duality.omega_integrand, d.eta_hat) or w / d.eta_hat
         exact = d.provenance["omega"].precision
         d.provenance.update(eta_hat=Provenance("closed form", how, exact),
@@ -313,6 +314,17 @@ def _from_dual(d: _Draft, engine: Any = None) -> None:
 
         engine = from_sympy_dual(d.f_dual, eta).certified(1e-6, 1e6, n=CERTIFY_POINTS, dps=30)
     _attach_engine(d, engine)
+
+
+def _normalise(d: _Draft) -> None:
+    """Omega - Omega(0+), so that Omega(0) = 0 as for every record (the constant f(0+)/2 in limits)."""
+    at_zero = d.cas(duality.limit_at, d.omega, sp.Integer(0))
+    if at_zero is None or not (at_zero.is_number and at_zero.is_finite) or at_zero == 0:
+        return
+    d.omega = d.omega - at_zero
+    d.limits["omega_offset"] = at_zero
+    d.notes.append(f"Omega is normalised to Omega(0) = 0: 1/2 inf_eta [w**2/eta + f(eta)] at w = 0+ is {at_zero}, "
+                   "subtracted (limits['omega_offset'])")
 
 
 def _attach_engine(d: _Draft, engine: Any) -> None:
@@ -424,7 +436,7 @@ def _evaluators(d: _Draft) -> None:
             d.notes.append("the closed form of Omega does not evaluate numerically; Omega is evaluated by quadrature")
     if d.omega_prime is not None:
         prime = ClosedForm(d.omega_prime, w, lim("omega_prime@0"), lim("omega_prime@oo"))
-        d.evaluators.setdefault("omega", Quadrature(prime, prime.mp))
+        d.evaluators.setdefault("omega", Quadrature(prime, prime.mp, as_float(lim("omega@oo"))))
         d.evaluators.setdefault("omega_prime", prime)
     if d.eta_hat is not None:
         d.evaluators.setdefault("eta_hat", ClosedForm(d.eta_hat, w, lim("eta_hat@0"), None))

@@ -156,12 +156,14 @@ def _drops(vals: np.ndarray) -> list[int]:
 # ---------------------------------------------------------------- monotone
 
 
-def nondecreasing(name: str, fn_np: Callable, fn_mp: MpFn | None, proof: str | None,
+def nondecreasing(name: str, fn_np: Callable | None, fn_mp: MpFn | None, proof: str | None,
                   grid: np.ndarray) -> Verdict:
     """'name' nondecreasing (and >= 0) on (0, oo): symbolic proof, else a grid scan whose
     counterexamples are confirmed at 30 and MP_DPS digits."""
     if proof:
         return Verdict("proved", "symbolic", proof)
+    if fn_np is None:
+        return Verdict("unknown", "numeric", f"{name} has no numeric evaluation to scan")
     with np.errstate(all="ignore"):
         vals = np.asarray(fn_np(grid), dtype=float)
     if fn_mp is not None:

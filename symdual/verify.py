@@ -8,8 +8,13 @@ Groups: ``tikhonov`` (dropout = Tikhonov), ``eta_trick`` (Omega = 1/2 inf_eta
 [w**2/eta + f] for every catalog entry), ``duality`` (monotone rule =>
 subquadratic penalty => majorise-minimise), ``adaptive`` (adaptive dropout
 solves the penalised problem), ``structured`` (Pal et al.). With a rule
-option only the checks that apply to that rule run. Exit code 1 if any
-check fails.
+option only the checks that apply to that rule run.
+
+Each check ends PASS, FAIL (the theorem, or a claim of the record, is
+contradicted) or UNCHECKED (the check could not be carried out: a reference
+solver did not converge, the rule's expression could not be evaluated, the
+check's time budget ran out; the reason is given in words). Exit codes: 1 if
+any check fails, else 3 if any could not be checked, else 0 (see EXIT_*).
 
 The checks are run here; the command's options are in symdual.cli.verify.
 ``timeout`` (each function's keyword) is the budget in seconds of each CAS
@@ -17,10 +22,33 @@ call of the derivations made here (None: the default).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TextIO
 
-from .theorems.check import Check
+from .theorems.check import FAIL, PASS, UNCHECKED, Check, NotChecked, NotConverged
+
+__all__ = ["GROUPS", "Check", "NotChecked", "NotConverged", "Run", "Progress", "verify_all", "verify_rule",
+           "exit_code", "report", "format_check", "classify"]
+
+EXIT_OK, EXIT_FAIL, EXIT_UNCHECKED = 0, 1, 3
+"""Exit codes of ``symdual verify``: all checks passed (skipped ones aside); a check failed; none failed but
+some could not be carried out. Bad input exits with 2 (symdual.errors.InputError)."""
+CHECK_BUDGET_S = 120.0
+"""Default wall-clock budget of one check (or theorem group), in seconds; past it the check is UNCHECKED."""
+NUMERICAL = {
+    ZeroDivisionError: "division by zero",
+    OverflowError: "numerical overflow",
+    FloatingPointError: "floating-point error",
+    RecursionError: "recursion too deep",
+    MemoryError: "out of memory",
+}
+"""Numerical trouble a check may run into, in plain words (mpmath's NoConvergence and numpy's LinAlgError too)."""
 
 GROUPS = ("tikhonov", "eta_trick", "duality", "adaptive", "structured")
 ADAPTIVE_RULES = {"l1": 1.0, "logsum": 1.0, "mcp": 1.0, "vardrop_exact": 0.5}
@@ -29,22 +57,135 @@ the check is sensitive to lam (weights pruned at keep probability < 0.05 and the
 e.g. logsum(2) at lam = 0.5 and vardrop_exact at lam = 1 leave one marginal weight's support wrong."""
 
 
+class CheckTimeout(NotChecked):
+    """A check ran past its wall-clock budget."""
+
+
+def _numerical_words(exc: BaseException) -> str | None:
+    """Plain words for numerical trouble (None: not numerical)."""
+    import mpmath
+    import numpy as np
+
+    if isinstance(exc, mpmath.libmp.NoConvergence):
+        return "an mpmath routine did not converge"
+    if isinstance(exc, np.linalg.LinAlgError):
+        return "a linear system is singular or ill-conditioned"
+    return next((words for kind, words in NUMERICAL.items() if isinstance(exc, kind)), None)
+
+
+def classify(what: str, exc: Exception) -> Check:
+    """The Check of a check that raised: AssertionError -> FAIL (a violated step); NotChecked and numerical
+    trouble -> UNCHECKED with the reason in words; anything else -> UNCHECKED as an error of the check itself."""
+    message = str(exc).strip()
+    kind = type(exc).__name__
+    if isinstance(exc, AssertionError):
+        return Check(what, "the check's assertions hold", "-", passed=False,
+                     detail=f"assertion failed: {message or 'no message'}")
+    if isinstance(exc, NotChecked):
+        return Check.unchecked(what, f"could not check: {message or kind}")
+    words = _numerical_words(exc)
+    if words is not None:
+        return Check.unchecked(what, f"could not check: {message} ({kind})" if message else
+                               f"could not check: {words} ({kind}, no message)")
+    return Check.unchecked(what, f"could not check: the check itself raised {kind}"
+                                 f"{': ' + message if message else ' (no message)'}")
+
+
+@contextmanager
+def time_budget(seconds: float | None) -> Iterator[None]:
+    """Raise CheckTimeout inside the block after ``seconds`` (SIGALRM; a no-op off the main thread or without it)."""
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def ring(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise CheckTimeout(f"the check did not finish within its {seconds:g} s budget")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Progress:
+    """Progress on a stream (stderr): one line per finished check, or a live line on a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, live: bool | None = None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.counts = {PASS: 0, FAIL: 0, UNCHECKED: 0}
+
+    def _tally(self) -> str:
+        return ", ".join(f"{n} {k.lower()}" for k, n in self.counts.items() if n)
+
+    def start(self, what: str) -> None:
+        if self.live:
+            tally = self._tally()
+            self.stream.write(f"\r\033[Kverify: {tally + '; ' if tally else ''}running {what} ...")
+            self.stream.flush()
+
+    def done(self, what: str, checks: list[Check], seconds: float) -> None:
+        for c in checks:
+            self.counts[c.status] += 1
+        if self.live:
+            return
+        states = ", ".join(f"{c.status} {c.name}" for c in checks) or f"no check ({what} skipped)"
+        self.stream.write(f"verify: {states} ({seconds:.1f} s)\n")
+        self.stream.flush()
+
+    def note(self, line: str) -> None:
+        """A line of its own (not on a terminal, where the live line moves on instead)."""
+        if not self.live:
+            self.stream.write(f"verify: {line}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
 @dataclass
 class Run:
-    """The checks of one run, and the lines about what was skipped."""
+    """The checks of one run, the lines about what was skipped, and where progress goes (None: nowhere).
+
+    ``budget`` is each check's wall-clock budget in seconds (None: unbounded).
+    """
 
     checks: list[Check] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    progress: Progress | None = None
+    budget: float | None = None
 
     def attempt(self, what: str, fn: Callable[[], Check | list[Check]]) -> None:
-        """Run a check (or a group), turning an unexpected error into a failed check."""
+        """Run a check (or a group) under the budget; an exception becomes a FAIL or UNCHECKED check (classify)."""
+        if self.progress is not None:
+            self.progress.start(what)
+        start = time.perf_counter()
         try:
-            out = fn()
-        except Exception as exc:  # noqa: BLE001 - reported as a failed check
-            self.checks.append(Check(what, "the check ran to completion", "-", passed=False,
-                                     detail=f"error: {type(exc).__name__}: {exc}"))
-            return
-        self.checks += out if isinstance(out, list) else [out]
+            with time_budget(self.budget):
+                out = fn()
+            out = out if isinstance(out, list) else [out]
+        except Exception as exc:  # noqa: BLE001 - classified: FAIL or UNCHECKED, never a crash
+            out = [classify(what, exc)]
+        self.checks += out
+        if self.progress is not None:
+            self.progress.done(what, out, time.perf_counter() - start)
+
+    def count(self, status: str) -> int:
+        return sum(c.status == status for c in self.checks)
+
+
+def exit_code(run: Run) -> int:
+    """EXIT_FAIL if a check failed, else EXIT_UNCHECKED if one could not be carried out, else EXIT_OK."""
+    if run.count(FAIL):
+        return EXIT_FAIL
+    return EXIT_UNCHECKED if run.count(UNCHECKED) else EXIT_OK
 
 
 def _theorem_module(name: str):
@@ -114,9 +255,13 @@ def _group(run: Run, name: str, quick: bool) -> None:
     run.attempt(name, _from_module(run, name, lambda mod: mod.checks(quick=quick)))
 
 
-def verify_all(groups: tuple[str, ...], quick: bool = False, timeout: float | None = None) -> Run:
-    """Every check of the chosen groups: the papers' theorems and every catalog entry (derived under ``timeout``)."""
-    run = Run()
+def verify_all(groups: tuple[str, ...], quick: bool = False, timeout: float | None = None, *,
+               progress: Progress | None = None, budget: float | None = None) -> Run:
+    """Every check of the chosen groups: the papers' theorems and every catalog entry (derived under ``timeout``).
+
+    ``progress`` reports each check as it finishes; ``budget`` bounds each check (seconds).
+    """
+    run = Run(progress=progress, budget=budget)
     if "tikhonov" in groups:
         _group(run, "tikhonov", quick)
     if {"eta_trick", "duality", "adaptive"} & set(groups):
@@ -165,12 +310,14 @@ def _nonseparable_check(name: str, d) -> Check:
     return check_ard(lambda v: d.omega(v), np.asarray(d.params["X"], dtype=float), float(d.params["tau"]))
 
 
-def verify_rule(d, groups: tuple[str, ...], quick: bool = False, timeout: float | None = None) -> Run:
+def verify_rule(d, groups: tuple[str, ...], quick: bool = False, timeout: float | None = None, *,
+                progress: Progress | None = None, budget: float | None = None) -> Run:
     """The checks that apply to one user rule (its record ``d``): eta-trick, duality, adaptive dropout if sparse.
 
-    ``d`` is derived by the caller (under its budget); ``timeout`` is passed on to :func:`scalar_checks`.
+    ``d`` is derived by the caller (under its budget); ``timeout`` is passed on to :func:`scalar_checks`;
+    ``progress`` and ``budget`` as in :func:`verify_all`.
     """
-    run = Run()
+    run = Run(progress=progress, budget=budget)
     label = d.title()
     for g in ("tikhonov", "structured"):
         if g in groups:
@@ -189,26 +336,35 @@ def verify_rule(d, groups: tuple[str, ...], quick: bool = False, timeout: float 
 
 
 def format_check(c: Check) -> str:
-    """PASS/FAIL line, then the statement, hypotheses, proved and numeric steps, indented."""
-    lines = [f"{'PASS' if c.passed else 'FAIL'}  {c.name}", f"      statement:  {c.statement}",
+    """PASS/FAIL line, then the statement, hypotheses, proved and numeric steps, indented; UNCHECKED and why."""
+    if c.status == UNCHECKED and not (c.numeric or c.proved):
+        return f"UNCHECKED  {c.name}\n      {c.detail}"
+    lines = [f"{c.status}  {c.name}", f"      statement:  {c.statement}",
              f"      hypotheses: {c.hypotheses}"]
     lines += [f"      proved:     {p}" for p in c.proved]
     lines += [f"      numeric:    {n}" for n in c.numeric]
     if c.worst_error is not None:
         lines.append(f"      worst error: {c.worst_error:.2e}")
     if c.detail:
-        lines.append(f"      {'detail' if c.passed else 'FAILED'}: {c.detail}")
+        label = {PASS: "detail", FAIL: "FAILED", UNCHECKED: "UNCHECKED"}[c.status]
+        lines.append(f"      {label}: {c.detail}")
     return "\n".join(lines)
 
 
 def report(run: Run, seconds: float) -> str:
-    failed = [c for c in run.checks if not c.passed]
+    """Every check, the skipped lines, then 'verify: P passed, F failed[, U not checked][, S skipped] (T s)'."""
+    failed = [c.name for c in run.checks if c.status == FAIL]
+    unchecked = [c.name for c in run.checks if c.status == UNCHECKED]
     body = [format_check(c) for c in run.checks]
     body += [f"SKIP  {s}" for s in run.skipped]
-    summary = f"verify: {len(run.checks) - len(failed)} passed, {len(failed)} failed"
+    summary = f"verify: {run.count(PASS)} passed, {len(failed)} failed"
+    if unchecked:
+        summary += f", {len(unchecked)} not checked"
     if run.skipped:
         summary += f", {len(run.skipped)} skipped"
     summary += f" ({seconds:.0f} s)"
     if failed:
-        summary += "\nfailed: " + ", ".join(c.name for c in failed)
+        summary += "\nfailed: " + ", ".join(failed)
+    if unchecked:
+        summary += "\nnot checked: " + ", ".join(unchecked)
     return "\n\n".join(body + [summary])

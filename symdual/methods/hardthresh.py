@@ -55,7 +55,7 @@ def verdicts(k: int) -> dict[str, Verdict]:
     """Five properties of the indicator of k-sparse vectors, as that literature states them; continuity
     refuted by a computed counterexample (hard thresholding jumps)."""
     eps = 1e-9
-    a, b = np.array([1.0 + eps, 1.0] + [0.0] * k), np.array([1.0, 1.0 + eps] + [0.0] * k)
+    a, b = np.array([1.0 + eps, 1.0]), np.array([1.0, 1.0 + eps])  # sized by the example, not by k
     jump = float(np.linalg.norm(project(a, 1) - project(b, 1)))
     lit = f" ({CITATION})"
     return {

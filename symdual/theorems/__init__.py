@@ -1,4 +1,4 @@
 """Checks of the theorems of both papers (``symdual verify``)."""
-from .check import Check
+from .check import Check, NotChecked, NotConverged
 
-__all__ = ["Check"]
+__all__ = ["Check", "NotChecked", "NotConverged"]

@@ -21,7 +21,7 @@ import mpmath
 import numpy as np
 
 from ..properties import Verdict
-from .check import Check
+from .check import Check, NotChecked
 from .identity import Dual, MpFn, is_exact, record_breakpoints, record_fn
 
 TOL_EXACT = 1e-12
@@ -34,6 +34,9 @@ STATEMENT = ("eta_hat nondecreasing => Omega subquadratic (g(s) = 2 Omega(sqrt s
              "touching at w0, so adaptive dropout is majorise-minimise (objective never increases)")
 
 TINY = mpmath.mpf(10) ** -300
+ROUNDOFF = 1e-14
+"""Relative error of a float64 numeric Omega (quadrature): a central difference of Omega is known only to
+ROUNDOFF |Omega| / h, and the envelope certificate discounts that (e.g. Omega'(w) ~ 1e-64 where Omega is flat)."""
 
 Majoriser = Callable[[mpmath.mpf, mpmath.mpf], mpmath.mpf]
 
@@ -52,7 +55,13 @@ class Certificate:
         return not self.breaks
 
     def note(self, value: float, tol: float, message: Callable[[], str]) -> None:
-        """Record one error or violation; past ``tol`` it breaks, the worst break first."""
+        """Record one error or violation; past ``tol`` it breaks, the worst break first.
+
+        A nan (inf - inf, 0/0: a piece that could not be evaluated) is no evidence either way: NotChecked.
+        """
+        if np.isnan(value):
+            raise NotChecked(f"certificate '{self.name}' is not a number (a piece of the rule evaluates to inf or "
+                             f"nan there): {message()}")
         if value > tol:
             self.breaks.insert(0 if value > self.worst else len(self.breaks), message())
         self.worst = max(self.worst, value)
@@ -101,6 +110,9 @@ def monotone_counterexample(eta_hat: MpFn, grid: np.ndarray,
                             tol: float) -> tuple[float, float, mpmath.mpf, mpmath.mpf] | None:
     """The first grid pair a < b with eta_hat(a) > eta_hat(b) (beyond tol, relative), or None."""
     vals = [mpmath.mpf(eta_hat(x)) for x in grid]
+    bad = next((x for x, v in zip(grid, vals, strict=False) if mpmath.isnan(v)), None)
+    if bad is not None:
+        raise NotChecked(f"eta_hat({float(bad):.6g}) evaluates to nan, so its monotonicity cannot be checked")
     for a, b, va, vb in zip(grid, grid[1:], vals, vals[1:], strict=False):
         if va > vb * (1 + tol) and not (mpmath.isinf(va) and mpmath.isinf(vb)):
             return float(a), float(b), va, vb
@@ -143,20 +155,24 @@ def _slope(omega: MpFn, x: mpmath.mpf, digits: int) -> mpmath.mpf:
 
 
 def envelope(p: Pieces, points: np.ndarray, exact: bool) -> Certificate:
-    """g'(s) = 1/eta_hat(sqrt s), i.e. Omega'(w) = w/eta_hat(w): mpmath.diff (or a float64 central difference)."""
+    """g'(s) = 1/eta_hat(sqrt s), i.e. Omega'(w) = w/eta_hat(w): mpmath.diff (or a float64 central difference,
+    up to its resolution ROUNDOFF |Omega|/h)."""
     how = "mpmath.diff, precision raised until stable" if exact else "float64 central difference h = 1e-5 w"
     cert = Certificate("envelope", f"g'(s) = 1/eta_hat(sqrt s) at {len(points)} random w in [1e-3, 1e3] ({how})")
     tol = p.tol if exact else 1e-5
     for x in points:
         x = mpmath.mpf(x)
+        noise = mpmath.mpf(0)
         if exact:
             slope = _slope(p.omega, x, mpmath.mp.dps)
         else:
             h = x * mpmath.mpf("1e-5")
-            slope = (p.omega(x + h) - p.omega(x - h)) / (2 * h)
+            hi, lo = p.omega(x + h), p.omega(x - h)
+            slope = (hi - lo) / (2 * h)
+            noise = ROUNDOFF * max(abs(hi), abs(lo)) / h  # what the difference cannot resolve
         e_hat = p.eta_hat(x)
         target = 0 if mpmath.isinf(e_hat) else x / e_hat
-        err = float(abs(slope - target) / max(abs(target), abs(slope), TINY))
+        err = float(max(abs(slope - target) - noise, 0) / max(abs(target), abs(slope), TINY))
         cert.note(err, tol, lambda x=x, slope=slope, target=target: (
             f"Omega'({_fmt(x)}) = {_fmt(slope)} but w/eta_hat(w) = {_fmt(target)}"))
     return cert

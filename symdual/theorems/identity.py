@@ -25,7 +25,7 @@ import sympy as sp
 from ..bounded import bounded
 from ..piecewise import branches, tail
 from ..rules import eta, w
-from .check import Check
+from .check import Check, NotChecked
 
 MpFn = Callable[[mpmath.mpf], mpmath.mpf]
 
@@ -39,6 +39,8 @@ GUARD = 10
 """Extra working digits of the reference."""
 MAX_DPS = 400
 """The most digits a refinement may use."""
+RETRY_DPS = 8
+"""A piece whose evaluation divides by zero is retried at up to this many times the working digits."""
 
 STATEMENT = "Omega(w) = 1/2 inf_eta [w**2/eta + f(eta)] (up to a constant), attained at eta = eta_hat(w)"
 
@@ -59,13 +61,45 @@ def record_fn(d, piece: str, dps: int, mp_numeric: bool = True) -> tuple[MpFn, s
     path run at the working precision (``dps`` digits or more); other
     numeric pieces run in float64.
     """
+    shift = 2 * _omega_offset(d) if piece == "f_dual" else 0
     if is_exact(d, piece) or piece == "f_dual" or mp_numeric:
         try:
             d.evaluate_mp(piece, 1, dps)
-            return (lambda x: d.evaluate_mp(piece, x, mpmath.mp.dps)), f"mpmath, {dps} digits"
+            return (lambda x: _evaluate_mp(d, piece, x) - shift), f"mpmath, {dps} digits"
         except (ValueError, TypeError):
             pass
-    return (lambda x: mpmath.mpf(float(d.evaluate(piece, np.array([float(x)]))[0]))), "float64"
+    return (lambda x: mpmath.mpf(float(d.evaluate(piece, np.array([float(x)]))[0])) - shift), "float64"
+
+
+def _omega_offset(d) -> mpmath.mpf:
+    """The constant subtracted from Omega so that Omega(0) = 0 (f is then read as f - 2 * it)."""
+    offset = d.limits.get("omega_offset")
+    return mpmath.mpf(0) if offset is None else mpmath.mpf(sp.N(offset, mpmath.mp.dps + 5))
+
+
+def _evaluate_mp(d, piece: str, x: mpmath.mpf) -> mpmath.mpf:
+    """d's piece at x in mpmath.
+
+    A division by zero (an expression that cancels, e.g. 1 - tanh(w) at large w) is retried at doubled
+    digits until two successive values agree to the working precision, up to RETRY_DPS times it; failing
+    that, ZeroDivisionError says where, in words.
+    """
+    try:
+        return d.evaluate_mp(piece, x, mpmath.mp.dps)
+    except ZeroDivisionError:
+        pass
+    target, dps, prev = mpmath.mp.dps, 2 * mpmath.mp.dps, None
+    while dps <= RETRY_DPS * target:
+        try:
+            with mpmath.workdps(dps):
+                value = d.evaluate_mp(piece, x, dps)
+        except ZeroDivisionError:
+            value = None
+        if value is not None and prev is not None and abs(value - prev) <= abs(value) * mpmath.mpf(10) ** -target:
+            return +value  # rounded to the working precision
+        prev, dps = value, 2 * dps
+    raise ZeroDivisionError(f"{piece} of the rule divides by zero at w = {mpmath.nstr(x, 6)} (its expression cancels "
+                            f"there, and {dps // 2} digits do not resolve it)")
 
 
 def breakpoints(expr: sp.Expr | None, x: sp.Symbol) -> list[float]:
@@ -113,7 +147,7 @@ class Dual:
         at_inf = None
         if limit is not None and (limit.is_finite or limit == sp.oo):
             with mpmath.workdps(dps):
-                at_inf = mpmath.inf if limit == sp.oo else mpmath.mpf(sp.N(limit, dps))
+                at_inf = mpmath.inf if limit == sp.oo else mpmath.mpf(sp.N(limit, dps)) - 2 * _omega_offset(d)
         return cls(f, tuple(breakpoints(d.f_dual, eta)), at_inf, exact=True)
 
 
@@ -130,6 +164,10 @@ def conjugate(omega: MpFn, dps: int, digits: int | None = None,
     with mpmath.workdps(dps):
         vs = [mpmath.mpf(0)] + [mpmath.mpf(10) ** (lo + mpmath.mpf(hi - lo) * k / (n - 1)) for k in range(n)]
         twice = [2 * omega(v) for v in vs]
+    bad = next((v for v, t in zip(vs, twice, strict=False) if not mpmath.isfinite(t)), None)
+    if bad is not None:
+        raise NotChecked(f"Omega({mpmath.nstr(bad, 6)}) evaluates to {mpmath.nstr(omega(bad), 6)}, so the numeric "
+                         "conjugate f(eta) = sup_v [2 Omega(v) - v**2/eta] cannot be formed")
 
     def f(x: mpmath.mpf) -> mpmath.mpf:
         vals = [t - v**2 / x for v, t in zip(vs, twice, strict=False)]
@@ -234,7 +272,8 @@ class Reference:
             k = min(range(n), key=vals.__getitem__)
             best = vals[k]
             if best == mpmath.inf:
-                raise ValueError("w**2/eta + f(eta) is infinite on the whole scan")
+                raise NotChecked(f"the reference minimisation cannot start at w = {mpmath.nstr(w_value, 6)}: "
+                                 "w**2/eta + f(eta) evaluates to infinity on the whole eta scan")
             at_inf = self.dual.at_inf if self.dual.at_inf is not None else mpmath.inf
             noise = mpmath.mpf(10) ** (-self.digits) * max(abs(best), abs(at_inf) if at_inf < mpmath.inf else 0)
             if at_inf < best - noise:  # F_w > f(oo) on the whole scan: inf as eta -> oo

@@ -101,6 +101,6 @@ def check_ard(omega: Callable, X: np.ndarray, tau: float, trials: int = 4, seed:
         lines.append(f"|supp w| = {len(support)}: Omega - Omega(0) = {ours:.12g}, direct {direct:.12g}")
     return Check(
         name="eta_trick.ard", statement="Omega(w) = 1/2 min_eta [sum w_j^2/eta_j + log det(tau I + X diag(eta) X^T)]",
-        hypotheses=f"X {m} x {n}, tau = {tau}", passed=worst <= rtol,
+        hypotheses=f"X {m} x {n}, tau = {tau}", passed=bool(worst <= rtol),
         numeric=[f"{trials} random sparse w, 4-start L-BFGS in log eta (float64); worst relative error {worst:.2e}"],
-        worst_error=worst, detail="; ".join(lines))
+        worst_error=float(worst), detail="; ".join(lines))
