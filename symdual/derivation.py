@@ -280,7 +280,7 @@ def _from_penalty(d: _Draft, engine: Any = None) -> None:
     d.provenance["omega_prime"] = Provenance("closed form", "derivative of the penalty")
     if not d.certified("omega_prime", certify.derivative, d.omega_prime, d.omega):
         d.omega_prime = None
-        d.provenance["omega_prime"] = Provenance("not derived", "SymPy's derivative failed certification")
+        d.provenance["omega_prime"] = Provenance("not derived", "SymPy's derivative failed certification", "")
         return
     eh = d.cas(duality.eta_hat_from_omega, d.omega)
     if eh is not None:
@@ -504,11 +504,15 @@ def _verdicts(d: _Draft) -> None:
                        "concave), and every eta-trick penalty is.")
 
 
+NOT_MONOTONE = Provenance("not derived", "eta_hat is not monotone: Omega is no eta-trick penalty", "")
+NO_CLOSED_FORM = Provenance("not derived", "Omega or eta_hat has no certified closed form", "")
+
+
 def _dual(d: _Draft) -> None:
     """f(eta) = sup_w [2 Omega(w) - w**2/eta] by inverting eta_hat, unless eta_hat is not monotone."""
     if d.f_dual is None and d.omega is not None and d.eta_hat is not None and "f_dual" not in d.evaluators:
         if d.properties["monotone"].status == "refuted":
-            d.provenance["f_dual"] = Provenance("not derived", "eta_hat is not monotone: Omega is no eta-trick penalty")
+            d.provenance["f_dual"] = NOT_MONOTONE
         else:
             f = d.cas(duality.f_from_omega, d.omega, d.eta_hat)
             if f is not None:
@@ -518,9 +522,12 @@ def _dual(d: _Draft) -> None:
                 if d.certified("f_dual", certify.dual_from_omega, f, d.omega, d.eta_hat):
                     d.f_dual = f
                 else:
-                    d.provenance["f_dual"] = Provenance("not derived", "the closed form failed certification")
+                    d.provenance["f_dual"] = Provenance("not derived", "the closed form failed certification", "")
             else:
                 d.provenance["f_dual"] = Provenance("not derived",
                                                     "eta_hat could not be inverted within the CAS budget")
     if d.f_dual is not None and "f_dual" not in d.evaluators:
         d.evaluators["f_dual"] = ClosedForm(d.f_dual, eta)
+    if d.f_dual is None and "f_dual" not in d.evaluators:
+        refuted = d.properties.get("monotone") is not None and d.properties["monotone"].status == "refuted"
+        d.provenance.setdefault("f_dual", NOT_MONOTONE if refuted else NO_CLOSED_FORM)

@@ -62,7 +62,7 @@ class Provenance:
         return {"method": self.method, "how": self.how, "precision": self.precision}
 
     def __str__(self) -> str:
-        return f"{self.method} ({self.how}; {self.precision})"
+        return f"{self.method} ({self.how}; {self.precision})" if self.precision else f"{self.method} ({self.how})"
 
 
 @dataclass(frozen=True)

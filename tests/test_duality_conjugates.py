@@ -149,12 +149,9 @@ def dual_records() -> dict[str, sd.Derivation]:
     return {name: sd.derive(dual=case[0], timeout=TIMEOUT) for name, case in DUALS.items()}
 
 
-NOT_LSC = ("f jumps at 1 and f(1) is the upper value: the derivation's certification evaluates f at eta_hat = 1 "
-           "(inf not attained) and discards the correct closed form; the numeric route then gives Omega(1) = 2")
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=NOT_LSC))
-                                  if n == "jump_open" else n for n in DUALS])
+@pytest.mark.parametrize("name", list(DUALS))
 def test_omega_from_a_dual_is_the_infimum_over_every_candidate(name, dual_records):
     text, f, bps, f_oo, closed = DUALS[name]
     d = dual_records[name]

@@ -55,7 +55,7 @@ FAMILIES = {  # eta_hat with one parameter a > 0
 
 @cache
 def derived(family: str, a: sp.Rational) -> sd.Derivation:
-    return sd.derive(eta_hat=FAMILIES[family](a))
+    return sd.derive(eta_hat=FAMILIES[family](a), timeout=20)  # closed forms wanted, even on a loaded machine
 
 
 def _mp(expr, var):

@@ -225,7 +225,8 @@ def test_symlinks_out_of_the_cache_are_not_followed(cache_dir, tmp_path, fresh):
     assert cache.store(table.NAMESPACE, l1_key(), fresh[0]) is None  # nor written through
 
 
-def test_control_sequences_in_a_stored_entry_are_not_printed_raw(cache_dir, capsys, fresh):
+def test_control_sequences_in_a_stored_entry_are_not_printed_raw(cache_dir, capsys, fresh, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the text table cuts its cells to the terminal's width
     evil = dict(copy.deepcopy(fresh[0]), title="l1\r\x1b[2K (lasso)", citation="Tib\x9b31mshirani\x07")
     evil["rule"]["text"] = "p(w) = \x1b]0;pwned\x07\x1b[2J\x1b[31mEVIL\x1b[0m 1/(w + 1)"
     evil["verdicts"]["sparsity"]["detail"] = "ok\x1b[8m hidden\x00\x7f"
