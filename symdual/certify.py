@@ -37,13 +37,13 @@ TOL = 1e-15
 LO, HI = 1e-8, 1e8
 W_GRID = np.geomspace(LO, HI, 33)
 ETA_GRID = np.concatenate([np.geomspace(LO, HI, 49), [1e12, 1e16, 1e24, 1e32]])
-BOUND_W = np.geomspace(1e-30, 1e12, 127)
+BOUND_W = np.geomspace(1e-30, 1e12, 85)
 """w grid of the upper-bound check of f (its sup runs over all w)."""
-BOUND_ETA = np.geomspace(LO, HI, 17)
+BOUND_ETA = np.geomspace(LO, HI, 13)
 UNBOUNDED = 1e6
 SUP_TOL = 1e-12
 """f(eta) may exceed the largest 2 Omega(w) - w^2/eta found (grid + golden section) by this much, relative."""
-GOLDEN_STEPS = 80
+GOLDEN_STEPS = 60
 _MP_EXTRA = {"Heaviside": lambda x, h=0.5: mpmath.mpf(h) if x == 0 else mpmath.mpf(1 if x > 0 else 0),
              "DiracDelta": lambda x: mpmath.mpf(0)}
 
