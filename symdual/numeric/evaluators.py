@@ -148,7 +148,8 @@ class ClosedForm:
         return float(nearer)
 
     def mp(self, x: object, dps: int = 40) -> mpmath.mpf:
-        """The same value in mpmath at ``dps`` digits."""
+        """The same value in mpmath at ``dps`` digits (within the derivation's deadline, if one is set)."""
+        deadline.check("an mpmath evaluation")
         with mpmath.workdps(dps):
             x = abs(mpmath.mpf(x))
             if x == 0 and self.at_zero is not None:
@@ -337,7 +338,12 @@ class Quadrature:
             w = abs(mpmath.mpf(w))
             if w == 0:
                 return mpmath.mpf(0)
-            return mpmath.quad(self.g_mp, [0] + [w * mpmath.mpf(2) ** -k for k in range(40, -1, -1)])
+            return mpmath.quad(self._g_mp_in_time, [0] + [w * mpmath.mpf(2) ** -k for k in range(40, -1, -1)])
+
+    def _g_mp_in_time(self, t: mpmath.mpf) -> mpmath.mpf:
+        """The integrand, checking the derivation's deadline (mpmath.quad has no budget of its own)."""
+        deadline.check("an mpmath quadrature")
+        return self.g_mp(t)
 
 
 @dataclass(frozen=True)
