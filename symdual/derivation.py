@@ -173,12 +173,26 @@ def derive(
     kind, expr = given_rule({"eta_hat": eta_hat, "keep_prob": keep_prob, "drop_rate": drop_rate, "ratio": ratio,
                              "variance": variance, "penalty": penalty, "dual": dual})
     rule = build_rule(kind, expr, lam, params)
-    check_range(rule)
-    draft = _Draft(rule, name, Budget.start(timeout))
+    budget = Budget.start(timeout)
+    _checked_range(rule, budget)
+    draft = _Draft(rule, name, budget)
     with deadline.within(draft.budget.in_process()):
         _stage(draft, "the closed forms", {"dual": _from_dual, "penalty": _from_penalty}.get(kind, _from_rule),
                engine)
         return _finish(draft, engine, supplement)
+
+
+def _checked_range(rule: Rule, budget: Budget) -> None:
+    """check_range in a bounded child: its mpmath values can be astronomically slow (gamma(gamma(gamma(w))))."""
+    out = bounded(check_range, rule, timeout=budget.remaining())
+    if out.ok:
+        return
+    exc = getattr(out, "exception", None)
+    if isinstance(exc, InputError):
+        raise exc
+    why = out.reason if isinstance(out, TimedOut) else "it could not be evaluated"
+    raise InputError(f"the {rule.kind} {rule.source} could not be checked for its range "
+                     f"(real, positive, in range) on sample points: {why}")
 
 
 def from_engine(engine: Any, *, name: str, lam: object = 1, params: Mapping[str, object] | None = None,

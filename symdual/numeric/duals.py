@@ -19,7 +19,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ..parsing import check_expression
 from .eta_trick import DualCurve, EtaTrickNumeric
+from .stable import numpy_function
 
 Array = np.ndarray
 FloatFun = Callable[[Array], Array]
@@ -127,7 +129,9 @@ def from_sympy_dual(
         raise ValueError(f"f has free symbols other than {eta_symbol}: {sorted(map(str, extra))}")
     d1 = sp.cancel(sp.diff(f_expr, eta_symbol))
     d2 = sp.cancel(sp.diff(d1, eta_symbol))
-    np_funs = [sp.lambdify(eta_symbol, e, modules="numpy") for e in (f_expr, d1, d2)]
+    for e in (f_expr, d1, d2):
+        check_expression(e, strict=False)  # known functions and identifiers only reach lambdify
+    np_funs = [numpy_function(e, eta_symbol) for e in (f_expr, d1, d2)]  # SciPy's erf & co. are vectorised
     mp_funs = [sp.lambdify(eta_symbol, e, modules="mpmath") for e in (f_expr, d1)]
     at_zero = f_expr.subs(eta_symbol, 0)
     f0 = float(at_zero) if at_zero.is_number and at_zero.is_finite else None

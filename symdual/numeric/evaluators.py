@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from .. import deadline
+from ..bounded import bounded
 from ..parsing import check_expression
 from .stable import mpmath_function, numpy_function
 
@@ -25,6 +26,10 @@ FALLBACK_DPS = 30
 FLOAT_TOL = 1e-15
 """A closed form whose float64 path is this close to mpmath on (1e-12, 0.1) needs no series at 0+."""
 _MP_MODULES = ["mpmath", {"Heaviside": lambda x, h=0.5: mpmath.mpf(h) if x == 0 else (1 if x > 0 else 0)}]
+
+
+RECOMPUTE_TIMEOUT = 30.0
+"""Seconds for recomputing non-finite float64 values in mpmath (in a bounded child process)."""
 
 
 def as_magnitudes(x: object) -> Array:
@@ -105,7 +110,12 @@ class ClosedForm:
         if not bad.any():
             return
         points, inverse = np.unique(mag[bad], return_inverse=True)
-        out[bad] = np.array([self._mp_point(v) for v in points], dtype=np.float64)[inverse]
+        done = bounded(self._mp_points, points, timeout=max(min(deadline.remaining(), RECOMPUTE_TIMEOUT), 0.0))
+        if done.ok:  # else (one mpmath call can run for ever: gamma(gamma(1e8))) the float64 values stay
+            out[bad] = done.value[inverse]
+
+    def _mp_points(self, points: Array) -> Array:
+        return np.array([self._mp_point(v) for v in points], dtype=np.float64)
 
     def _mp_point(self, v: float) -> float:
         """float(expr(v)) via mpmath at FALLBACK_DPS digits; where mpmath fails (a pole, 0/0), the limit
