@@ -74,8 +74,8 @@ class Budget:
         return min(self.per_call, self.deadline - time.monotonic())
 
     def in_process(self) -> float:
-        """Seconds for the work done in this process: up to the CAS deadline plus one call's budget."""
-        return self.deadline + self.per_call - time.monotonic()
+        """Seconds for the work done in this process: up to the CAS deadline plus as long again."""
+        return self.deadline + TOTAL_BUDGET_FACTOR * self.per_call - time.monotonic()
 
 
 @dataclass
@@ -184,7 +184,7 @@ def derive(
 
 def _checked_range(rule: Rule, budget: Budget) -> None:
     """check_range in a bounded child: its mpmath values can be astronomically slow (gamma(gamma(gamma(w))))."""
-    out = bounded(check_range, rule, timeout=budget.remaining())
+    out = bounded(check_range, rule, timeout=TOTAL_BUDGET_FACTOR * budget.per_call)
     if out.ok:
         return
     exc = getattr(out, "exception", None)
