@@ -94,24 +94,23 @@ class Failed:
 Outcome = Derived | TimedOut | Failed
 
 
+def _env_number(name: str, default: float, largest: float) -> float:
+    """The environment variable ``name`` if it is a number in (0, largest], else ``default``."""
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if 0 < value <= largest else default
+
+
 def default_timeout() -> float:
     """SYMDUAL_TIMEOUT if it is a number in (0, MAX_TIMEOUT], else DEFAULT_TIMEOUT."""
-    text = os.environ.get("SYMDUAL_TIMEOUT", "")
-    try:
-        value = float(text)
-    except ValueError:
-        return DEFAULT_TIMEOUT
-    return value if 0 < value <= MAX_TIMEOUT else DEFAULT_TIMEOUT
+    return _env_number("SYMDUAL_TIMEOUT", DEFAULT_TIMEOUT, MAX_TIMEOUT)
 
 
 def memory_cap_mb() -> float:
     """SYMDUAL_MEMORY_MB if it is a number in (0, MAX_MEMORY_MB], else DEFAULT_MEMORY_MB."""
-    text = os.environ.get("SYMDUAL_MEMORY_MB", "")
-    try:
-        value = float(text)
-    except ValueError:
-        return DEFAULT_MEMORY_MB
-    return value if 0 < value <= MAX_MEMORY_MB else DEFAULT_MEMORY_MB
+    return _env_number("SYMDUAL_MEMORY_MB", DEFAULT_MEMORY_MB, MAX_MEMORY_MB)
 
 
 # ---------------------------------------------------------------- the child's side

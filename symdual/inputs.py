@@ -166,13 +166,17 @@ def check_real(rule: Rule) -> None:
     var = variable_of(rule.kind)
     fn = _mp_function(rule.expr, var)
     for x in _REAL_POINTS:
-        value = _mp_value(fn, float(x))
-        if value is None:
-            raise InputError(f"the {rule.kind} {_short(rule.expr)} is undefined at {var.name} = {x:.4g} "
-                             "(a pole or a division by zero)")
-        if _not_real(value):
-            raise InputError(f"the {rule.kind} {_short(rule.expr)} is not real-valued: at {var.name} = {x:.4g} "
-                             f"it is {mpmath.nstr(value, 6)} (complex values are not supported)")
+        _defined_real(rule, var.name, float(x), _mp_value(fn, float(x)))
+
+
+def _defined_real(rule: Rule, var: str, x: float, value: object) -> None:
+    """InputError unless the rule's mpmath ``value`` at ``var = x`` is defined and real."""
+    if value is None:
+        raise InputError(f"the {rule.kind} {_short(rule.expr)} is undefined at {var} = {x:.4g} "
+                         "(a pole or a division by zero)")
+    if _not_real(value):
+        raise InputError(f"the {rule.kind} {_short(rule.expr)} is not real-valued: at {var} = {x:.4g} "
+                         f"it is {mpmath.nstr(value, 6)} (complex values are not supported)")
 
 
 def _judge(rule: Rule, ok: Callable[[mpmath.mpf], bool], vals: np.ndarray | None,
@@ -190,12 +194,7 @@ def _judge(rule: Rule, ok: Callable[[mpmath.mpf], bool], vals: np.ndarray | None
     for i in points:
         x = float(_GRID[i])
         value = _mp_value(fn, x)
-        if value is None:
-            raise InputError(f"the {rule.kind} {_short(rule.expr)} is undefined at w = {x:.4g} "
-                             "(a pole or a division by zero)")
-        if _not_real(value):
-            raise InputError(f"the {rule.kind} {_short(rule.expr)} is not real-valued: at w = {x:.4g} "
-                             f"it is {mpmath.nstr(value, 6)} (complex values are not supported)")
+        _defined_real(rule, variable_of(rule.kind).name, x, value)
         if not ok(_real(value)):
             raise InputError(fail(x, _real(value)))
 
