@@ -10,12 +10,12 @@ from .record import Derivation, Provenance
 from .verdict import Verdict, Witness
 
 __version__ = "0.1.0"
-__all__ = ["Derivation", "InputError", "Provenance", "Verdict", "Witness", "catalog", "derive"]
+__all__ = ["Derivation", "InputError", "Provenance", "Verdict", "Witness", "catalog", "derive", "penalty", "prox"]
 
 
-def __getattr__(name: str):  # ``sd.catalog`` without importing it eagerly
-    if name == "catalog":
+def __getattr__(name: str):  # ``sd.catalog``, ``sd.penalty``, ``sd.prox`` without importing it eagerly
+    if name in ("catalog", "penalty", "prox"):
         import importlib
 
-        return importlib.import_module(".catalog", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'symdual' has no attribute {name!r}")
