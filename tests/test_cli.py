@@ -99,7 +99,7 @@ def test_version_in_process(capsys):
 def test_every_subcommand_is_a_module_with_add_arguments_and_run():
     import symdual.cli as cli
 
-    assert list(cli.SUBCOMMANDS) == ["derive", "table", "verify", "figures", "cache"]
+    assert list(cli.SUBCOMMANDS) == ["derive", "table", "verify", "figures", "cache", "export"]
     for name, mod in cli.SUBCOMMANDS.items():
         assert mod.__name__ == f"symdual.cli.{name}"
         assert callable(mod.add_arguments) and callable(mod.run) and mod.HELP and mod.DESCRIPTION
@@ -190,7 +190,8 @@ def test_every_subcommand_is_listed_without_its_dependency(capsys, monkeypatch):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     out = capsys.readouterr().out
-    assert exc.value.code == 0 and all(name in out for name in ("derive", "table", "verify", "figures", "cache"))
+    names = ("derive", "table", "verify", "figures", "cache", "export")
+    assert exc.value.code == 0 and all(name in out for name in names)
 
 
 def test_install_command_names_the_extra(monkeypatch):

@@ -35,8 +35,9 @@ def add_timeout_argument(p: argparse.ArgumentParser, what: str = "each CAS call"
                    help=f"budget of {what} in seconds, at most {MAX_TIMEOUT:g} (default 4)")
 
 
-def add_rule_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
-    """The rule options (one of them), --lam, --param and --timeout."""
+def add_rule_arguments(p: argparse.ArgumentParser, required: bool = True) -> argparse._MutuallyExclusiveGroup:
+    """The rule options (one of them), --lam, --param and --timeout; returns the rule options' group (a command
+    may add another way to name a rule there, e.g. ``--method``)."""
     group = p.add_mutually_exclusive_group(required=required)
     for flag, dest, help_text in RULE_OPTIONS:
         group.add_argument(flag, dest=dest, metavar="EXPR", help=help_text)
@@ -44,6 +45,7 @@ def add_rule_arguments(p: argparse.ArgumentParser, required: bool = True) -> Non
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="value of a parameter of the rule (repeatable)")
     add_timeout_argument(p)
+    return group
 
 
 def has_rule(args: argparse.Namespace) -> bool:
@@ -51,8 +53,8 @@ def has_rule(args: argparse.Namespace) -> bool:
     return any(getattr(args, dest) is not None for _, dest, _ in RULE_OPTIONS)
 
 
-def rule_kwargs(args: argparse.Namespace) -> dict:
-    """:func:`symdual.derive` keyword arguments from parsed rule options (the budget included)."""
+def param_values(args: argparse.Namespace) -> dict:
+    """{name: exact value} from ``--param NAME=VALUE`` (each once), and ``lam`` from ``--lam`` (its text) if given."""
     from ..parsing import ParseError, parse_param
 
     params = {}
@@ -66,6 +68,14 @@ def rule_kwargs(args: argparse.Namespace) -> dict:
         params[name] = value
     if "lam" in params and args.lam is not None:
         raise InputError("lam is given twice (--lam and --param lam=...): give one")
+    if args.lam is not None:
+        params["lam"] = args.lam  # read (and checked) by the derivation, as any rule's lam
+    return params
+
+
+def rule_kwargs(args: argparse.Namespace) -> dict:
+    """:func:`symdual.derive` keyword arguments from parsed rule options (the budget included)."""
+    params = param_values(args)
     rule = {dest: getattr(args, dest) for _, dest, _ in RULE_OPTIONS if getattr(args, dest) is not None}
-    lam = params.pop("lam", "1" if args.lam is None else args.lam)
+    lam = params.pop("lam", "1")
     return dict(rule, lam=lam, params=params, timeout=args.timeout)

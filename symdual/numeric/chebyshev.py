@@ -135,3 +135,116 @@ def fit_chebyshev(
             return PiecewiseChebyshev(edges, coefs, float(error.max()))
         edges = np.sort(np.concatenate([edges, 0.5 * (edges[bad] + edges[bad + 1])]))
     raise ValueError(f"no Chebyshev fit within {tol:g} on [{lo:g}, {hi:g}] with {max_panels} panels of degree {degree}")
+
+
+
+@dataclass(frozen=True)
+class CellChebyshev(PiecewiseChebyshev):
+    """A :class:`PiecewiseChebyshev` on equal cells of [lo, hi], cell k split into ``counts[k]`` equal panels
+    (a power of two): the panel of x is found by arithmetic, cell = floor((x - lo)/H), then
+    start[cell] + floor(frac * counts[cell]), with no search."""
+
+    counts: Array = None  # type: ignore[assignment]
+
+
+def fit_cells(
+    fun: Callable[[Array], Array],
+    lo: float,
+    hi: float,
+    floors: tuple[float | None, ...],
+    degree: int = 12,
+    tol: float = 5e-14,
+    width: float = 1.0,
+    max_count: int = 1024,
+) -> CellChebyshev:
+    """Interpolate the k = len(floors) functions of ``fun`` (x -> array (k, x.size)) on [lo, hi] to error <= tol.
+
+    [lo, hi] is cut into ceil((hi - lo)/width) equal cells; each cell's panel count doubles (1, 2, 4, ...,
+    ``max_count``) until all its panels meet ``tol`` on the check grid, function i measured as
+    |table - fun|/(floors[i] + |fun|) (absolute for None, relative for 0).  Only failing cells are refitted.
+    """
+    cells = max(1, int(np.ceil((hi - lo) / width)))
+    size = (hi - lo) / cells
+    counts = np.ones(cells, dtype=int)
+    pieces: dict[int, tuple[Array, Array, float]] = {}
+    todo = np.arange(cells)
+    while todo.size:
+        if counts[todo].max() > max_count:
+            raise ValueError(f"no Chebyshev fit within {tol:g} on [{lo:g}, {hi:g}] with {max_count} panels of "
+                             f"degree {degree} per cell of width {size:g}; raise the degree or narrow the interval")
+        edges = [lo + size * (k + np.arange(counts[k] + 1) / counts[k]) for k in todo]
+        coefs, errors = _fit_panel_list(fun, edges, degree, floors)
+        failed = []
+        for k, e, c, err in zip(todo, edges, coefs, errors, strict=True):
+            if err <= tol:
+                pieces[int(k)] = (e, c, err)
+            else:
+                counts[k] *= 2
+                failed.append(k)
+        todo = np.array(failed, dtype=int)
+    edges = np.concatenate([pieces[0][0]] + [pieces[k][0][1:] for k in range(1, cells)])
+    edges[-1] = hi
+    coefs = np.concatenate([pieces[k][1] for k in range(cells)])
+    return CellChebyshev(edges, coefs, max(p[2] for p in pieces.values()), counts)
+
+
+def _fit_panel_list(fun: Callable[[Array], Array], edges: list[Array], degree: int,
+                    floors: tuple[float | None, ...]) -> tuple[list[Array], list[float]]:
+    """Per group of panels (one edges array each): coefficients (panels, degree + 1, k) and the largest error."""
+    n = degree + 1
+    all_edges = [(e[:-1], e[1:]) for e in edges]
+    left = np.concatenate([a for a, _ in all_edges])
+    right = np.concatenate([b for _, b in all_edges])
+    half, mid = 0.5 * (right - left), 0.5 * (left + right)
+    x_nodes = (mid[:, None] + half[:, None] * _first_kind_points(n)).ravel()
+    x_check = (mid[:, None] + half[:, None] * _check_points(n)).ravel()
+    y = np.asarray(fun(np.concatenate([x_nodes, x_check])), dtype=float)
+    y_nodes = y[:, : x_nodes.size].reshape(y.shape[0], left.size, n)
+    coefs = np.einsum("ij,kpj->pik", _values_to_coefficients(n), y_nodes)
+    exact = y[:, x_nodes.size :].reshape(y.shape[0], left.size, n - 1)
+    s = _check_points(n)
+    with np.errstate(invalid="ignore", over="ignore"):
+        approx = np.einsum("mj,pjk->kpm", np.cos(np.arange(n)[None, :] * np.arccos(s)[:, None]), coefs)
+        deviation = np.abs(approx - exact)
+        per_panel = np.zeros(left.size)
+        for row, floor in enumerate(floors):
+            err = deviation[row] if floor is None else deviation[row] / (floor + np.abs(exact[row]))
+            per_panel = np.maximum(per_panel, np.where(np.isnan(err), np.inf, err).max(axis=1))
+    out_c, out_e, start = [], [], 0
+    for e in edges:
+        stop = start + e.size - 1
+        out_c.append(coefs[start:stop])
+        out_e.append(float(per_panel[start:stop].max()))
+        start = stop
+    return out_c, out_e
+
+
+def fit_integral(
+    g: Callable[[Array], Array], edges: Array, points: int, start: float, order: int = 16
+) -> tuple[Array, Array, float]:
+    """Chebyshev series of F(x) = start + int_{edges[0]}^x g on the given panels, from Gauss-Legendre sums.
+
+    F is computed at the ``points`` first-kind nodes and the angular midpoints of each panel by an
+    ``order``-point Gauss-Legendre rule on every gap between consecutive points (no interpolation of g:
+    a g spanning many orders of magnitude on a panel is integrated as accurately as a smooth one).
+    Returns (coefficients (panels, points), F at the edges, max relative error |table - F|/|F| at the midpoints).
+    """
+    nodes, checks = _first_kind_points(points), _check_points(points)
+    s = np.sort(np.concatenate([[-1.0], nodes, checks, [1.0]]))
+    half, mid = 0.5 * np.diff(edges), 0.5 * (edges[:-1] + edges[1:])
+    x = mid[:, None] + half[:, None] * s[None, :]
+    t, weight = np.polynomial.legendre.leggauss(order)
+    gap_mid, gap_half = 0.5 * (x[:, 1:] + x[:, :-1]), 0.5 * (x[:, 1:] - x[:, :-1])
+    samples = g((gap_mid[:, :, None] + gap_half[:, :, None] * t).ravel()).reshape(gap_mid.shape + (order,))
+    gaps = gap_half * (samples @ weight)
+    within = np.concatenate([np.zeros((edges.size - 1, 1)), np.cumsum(gaps, axis=1)], axis=1)
+    at_edges = start + np.concatenate([[0.0], np.cumsum(within[:, -1])])
+    values = at_edges[:-1, None] + within
+    is_node = np.isin(s, nodes)
+    coefs = values[:, is_node] @ _values_to_coefficients(points).T
+    check = np.isin(s, checks)
+    approx = np.cos(np.arange(points)[None, :] * np.arccos(s[check])[:, None]) @ coefs.T
+    exact = values[:, check].T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = np.abs(approx - exact) / np.abs(exact)
+    return coefs, at_edges, float(np.nanmax(np.where(exact == 0, np.abs(approx), err)))
