@@ -50,8 +50,11 @@ def assess(d: Any, timeout: Budget) -> dict[str, Verdict]:
     by_construction = d.rule.kind == "dual"
     parts = _run(P.safe_branches, d.eta_hat, timeout=timeout)
     grid = P.grid_for(parts)
-    mono, sub = _duality(_monotone(d, grid, by_construction, timeout),
-                         _subquadratic(d, grid, by_construction, timeout))
+    mono = _monotone(d, grid, by_construction, timeout)
+    if mono.status == "proved":  # subquadratic by the duality theorem: no scan for a counterexample
+        mono, sub = _duality(mono, Verdict("unknown", "numeric", "implied by monotone"))
+    else:
+        mono, sub = _duality(mono, _subquadratic(d, grid, by_construction, timeout))
     return {
         "monotone": mono,
         "subquadratic": sub,
@@ -150,6 +153,15 @@ def _unbiased(d) -> Verdict:
                              lambda a, b: abs(b) < 1e-6 and abs(b) <= abs(a))
 
 
+def _positive_limit(value: sp.Expr | None) -> sp.Expr | None:
+    """The limit if it is a number > 0 or +oo (an oscillating limit whose lower bound is > 0 counts), else None."""
+    if isinstance(value, sp.AccumBounds):
+        return value if value.min.is_positive else None
+    if value is None or not value.is_number or value.has(sp.nan, sp.zoo, sp.Limit):
+        return None
+    return value if value == sp.oo or value.is_positive else None
+
+
 def _series_limit(body: sp.Expr) -> sp.Expr:
     return sp.limit(body, w, sp.oo)
 
@@ -158,6 +170,10 @@ def _bounded(d, timeout: Budget) -> Verdict:
     v = P.limit_verdict(d.limits.get("omega@oo"), lambda v: v.is_finite, "Omega(oo)")
     if v is not None:
         return v
+    slope = _positive_limit(d.limits.get("omega_prime@oo"))
+    if slope is not None:
+        return Verdict("refuted", "symbolic", f"Omega'(oo) = {slope} > 0 (exact limit): Omega(w) >= Omega(w0) + "
+                                              "c (w - w0) for some c > 0 beyond some w0, unbounded")
     ser = d.series.get("omega@oo")
     if ser is not None:
         body = ser.removeO() if hasattr(ser, "removeO") else ser

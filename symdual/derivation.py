@@ -9,9 +9,10 @@ into a :class:`~symdual.record.Derivation` at the end:
 
     main pieces -> limits -> evaluators -> series -> supplement -> verdicts -> dual f
 
-Every CAS step runs under the derivation's :class:`Budget`; when one fails,
-the draft falls back to series and numerics, and ``provenance`` says how
-each piece was obtained and to what precision.
+Every CAS step runs under the derivation's :class:`Budget`, in one
+:func:`symdual.bounded.session` (identical calls answered once, the others in
+one warm child process); when one fails, the draft falls back to series and
+numerics, and ``provenance`` says how each piece was obtained and to what precision.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import sympy as sp
 
 from . import certify, deadline, duality
 from .asymptotics import integrated_series, series_at
-from .bounded import MAX_TIMEOUT, TimedOut, bounded, default_timeout
+from .bounded import MAX_TIMEOUT, TimedOut, bounded, default_timeout, session
 from .errors import DivergentPenalty, InputError
 from .inputs import build_rule, check_eta_hat, check_range, exact_params, given_rule
 from .numeric.evaluators import ClosedForm, EnginePiece, Quadrature, as_float, small_argument
@@ -174,12 +175,13 @@ def derive(
                              "variance": variance, "penalty": penalty, "dual": dual})
     rule = build_rule(kind, expr, lam, params)
     budget = Budget.start(timeout)
-    _checked_range(rule, budget)
-    draft = _Draft(rule, name, budget)
-    with deadline.within(draft.budget.in_process()):
-        _stage(draft, "the closed forms", {"dual": _from_dual, "penalty": _from_penalty}.get(kind, _from_rule),
-               engine)
-        return _finish(draft, engine, supplement)
+    with session():
+        _checked_range(rule, budget)
+        draft = _Draft(rule, name, budget)
+        with deadline.within(draft.budget.in_process()):
+            _stage(draft, "the closed forms", {"dual": _from_dual, "penalty": _from_penalty}.get(kind, _from_rule),
+                   engine)
+            return _finish(draft, engine, supplement)
 
 
 def _checked_range(rule: Rule, budget: Budget) -> None:
@@ -205,7 +207,7 @@ def from_engine(engine: Any, *, name: str, lam: object = 1, params: Mapping[str,
     draft = _Draft(rule, name, Budget.start(timeout), f_dual=f_dual)
     if f_dual is not None:
         draft.provenance["f_dual"] = Provenance("given", "the dual as given")
-    with deadline.within(draft.budget.in_process()):
+    with session(), deadline.within(draft.budget.in_process()):
         _attach_engine(draft, engine)
         return _finish(draft, engine, supplement)
 

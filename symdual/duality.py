@@ -48,14 +48,43 @@ def _factor_over_radicals(expr: sp.Expr) -> sp.Expr:
 
 @lru_cache(maxsize=1024)
 def tidy(expr: sp.Expr) -> sp.Expr:
-    """The shortest of a few cheap normal forms (no ``simplify``)."""
+    """The shortest of a few cheap normal forms (no ``simplify``); a piecewise expression (Min, Max,
+    Heaviside, sign included) is tidied branch by branch when that shortens a branch: (2 - 2 Max(0, 1 - w)**2)
+    /Max(0, 1 - w)**2 becomes 2w(2 - w)/(1 - w)**2 for w < 1 (no cancellation near 0) and oo beyond
+    (c/0 of a rule that is nonnegative: no dropout there)."""
     forms = [expr]
     for transform in (sp.cancel, sp.factor, _factor_over_radicals, lambda e: sp.logcombine(e, force=True), sp.powsimp):
         try:
             forms.append(transform(expr))
         except Exception:  # a normal form that does not apply
             continue
-    return min(forms, key=sp.count_ops)
+    best = min(forms, key=sp.count_ops)
+    by_branch = _tidy_branches(expr)
+    return best if by_branch is None else by_branch
+
+
+def _tidy_branches(expr: sp.Expr) -> sp.Expr | None:
+    """``expr`` rebuilt from its tidied branches, if one of them got shorter or was c/0 (then oo); else None."""
+    x = {w, eta} & expr.free_symbols
+    if len(x) != 1 or not expr.has(sp.Piecewise, sp.Min, sp.Max, sp.Heaviside, sp.sign):
+        return None
+    (x,) = x
+    try:
+        parts = branches(_rewritten(expr), x)
+    except Exception:  # noqa: BLE001 - conditions SymPy cannot turn into intervals: no branches
+        return None
+    if len(parts) < 2:
+        return None
+    out, better = [], False
+    for e, where in parts:
+        if e == sp.zoo:
+            out.append((sp.oo, where))
+            better = True
+            continue
+        new = tidy(e)
+        better = better or sp.count_ops(new) < sp.count_ops(e)
+        out.append((new, where))
+    return from_branches(out, x) if better else None
 
 
 def simplest(expr: sp.Expr) -> sp.Expr:

@@ -263,7 +263,7 @@ def _check_dual(rule: Rule) -> None:
     infimum runs off to eta -> 0 or oo): checked on a grid of eta, one line naming the first failure."""
     f = ClosedForm(rule.expr, variable_of("dual"))
     try:
-        vals = f(_GRID)
+        vals = f.unguarded(_GRID)[1]  # a decrease beyond 1e-12 relative: no need of the loss-of-significance guard
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):  # complex or undefined values
         raise InputError(f"the dual f = {rule.expr} is not real-valued for eta > 0") from None
     bad = np.nonzero(np.isnan(vals) | (vals == -np.inf))[0]
@@ -278,3 +278,46 @@ def _check_dual(rule: Rule) -> None:
         i = drops[0]
         raise InputError(f"a dual f must be nondecreasing in eta, but f = {rule.expr} decreases: "
                          f"f({_GRID[i]:.4g}) = {vals[i]:.8g} > f({_GRID[i + 1]:.4g}) = {vals[i + 1]:.8g}")
+    _check_dual_at_zero(rule)
+
+
+DIVERGENCE_EXPONENTS = (20, 40, 80, 160, 320)
+"""f is evaluated at eta = 10**-k for these k (mpmath) to tell f(0+) = -oo from a finite limit."""
+DIVERGENCE_RATIO = 0.9
+"""f(0+) = -oo when the drops of f between successive etas 10**-k do not shrink below this ratio."""
+
+
+def _check_dual_at_zero(rule: Rule) -> None:
+    """InputError if f(0+) = -oo: then Omega(0+) = f(0+)/2 = -oo and no normalisation Omega(0) = 0 exists.
+
+    The drops D_j = f(10**-k_j) - f(10**-k_(j+1)) over doubling k shrink geometrically for a finite limit
+    (f - f(0+) ~ c eta**q, or 1/log(1/eta): ratio 1/2) and do not shrink for log(eta) (ratio 2) or
+    -log(log(1/eta)) (ratio 1); judged on the last two drops, in mpmath at 30 digits."""
+    fn = _mp_function(rule.expr, variable_of("dual"))
+    values = []
+    for k in DIVERGENCE_EXPONENTS:
+        value = _mp_value(fn, 10.0 ** -k) if k < 300 else _mp_tiny(fn, k)
+        if value is None or _not_real(value):
+            return
+        values.append(_real(value))
+    if any(mpmath.isinf(v) for v in values):
+        if values[-1] == -mpmath.inf:
+            raise _divergent_dual(rule, DIVERGENCE_EXPONENTS[-1], values[-1])
+        return
+    drops = [a - b for a, b in zip(values, values[1:], strict=False)]
+    if drops[-2] > mpmath.mpf(10) ** -12 * (1 + abs(values[0])) and drops[-1] >= DIVERGENCE_RATIO * drops[-2]:
+        raise _divergent_dual(rule, DIVERGENCE_EXPONENTS[-1], values[-1])
+
+
+def _mp_tiny(fn: Callable[[mpmath.mpf], object], k: int) -> mpmath.mpf | mpmath.mpc | None:
+    """The value at 10**-k for k beyond float64's range (mpmath has no underflow)."""
+    with mpmath.workdps(MP_DPS[0]):
+        try:
+            return mpmath.mpmathify(fn(mpmath.mpf(10) ** -k))
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError):
+            return None
+
+
+def _divergent_dual(rule: Rule, k: int, value: mpmath.mpf) -> InputError:
+    return InputError(f"the penalty diverges at w = 0: the dual f = {_short(rule.expr)} tends to -oo as eta -> 0+ "
+                      f"(f(1e-{k}) = {mpmath.nstr(value, 6)}), so Omega(0+) = f(0+)/2 = -oo")

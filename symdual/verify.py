@@ -19,6 +19,15 @@ any check fails, else 3 if any could not be checked, else 0 (see EXIT_*).
 The checks are run here; the command's options are in symdual.cli.verify.
 ``timeout`` (each function's keyword) is the budget in seconds of each CAS
 call of the derivations made here (None: the default).
+
+With ``use_cache`` (``symdual verify --quick`` by default) the checks that
+depend only on symdual and the catalog (a theorem group, or the checks of one
+catalog entry at its default parameters) are kept in the on-disk cache
+(:mod:`symdual.cache`, namespace ``verify``) when every one of them passed, keyed
+by symdual's version and source fingerprint, the libraries' versions, the
+entry, its parameters, the groups, ``quick`` and ``timeout``; a later run
+replays them (as numbers, statuses and text, validated by
+:meth:`Check.from_dict`; anything odd is a miss) instead of deriving the entry again.
 """
 from __future__ import annotations
 
@@ -31,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from .theorems.check import FAIL, PASS, UNCHECKED, Check, NotChecked, NotConverged
+from .theorems.check import FAIL, PASS, UNCHECKED, Check, NotChecked, NotConverged, plain_text
 
 __all__ = ["GROUPS", "Check", "NotChecked", "NotConverged", "Run", "Progress", "verify_all", "verify_rule",
            "exit_code", "report", "format_check", "classify"]
@@ -51,6 +60,13 @@ NUMERICAL = {
 """Numerical trouble a check may run into, in plain words (mpmath's NoConvergence and numpy's LinAlgError too)."""
 
 GROUPS = ("tikhonov", "eta_trick", "duality", "adaptive", "structured")
+QUICK_SGD_STEPS = 1000
+"""Steps of the dropout-SGD leg of the adaptive check with --quick (3000 in the full run). Every rule of
+ADAPTIVE_RULES passes at 1000 (relative distance to the stationary point 5e-3 at most, tolerance 2e-2); each
+step evaluates eta_hat once, which is what the quick run's adaptive checks spend their time on."""
+CACHE_NAMESPACE = "verify"
+CACHE_VERSION = 1
+"""Version of the cached value's layout (part of the key)."""
 ADAPTIVE_RULES = {"l1": 1.0, "logsum": 1.0, "mcp": 1.0, "vardrop_exact": 0.5}
 """Sparse catalog rules on which adaptive dropout is run, with the regression's lam. The SGD leg of
 the check is sensitive to lam (weights pruned at keep probability < 0.05 and the absorbing zero):
@@ -129,13 +145,13 @@ class Progress:
             self.stream.write(f"\r\033[Kverify: {tally + '; ' if tally else ''}running {what} ...")
             self.stream.flush()
 
-    def done(self, what: str, checks: list[Check], seconds: float) -> None:
+    def done(self, what: str, checks: list[Check], seconds: float, cached: bool = False) -> None:
         for c in checks:
             self.counts[c.status] += 1
         if self.live:
             return
         states = ", ".join(f"{c.status} {c.name}" for c in checks) or f"no check ({what} skipped)"
-        self.stream.write(f"verify: {states} ({seconds:.1f} s)\n")
+        self.stream.write(f"verify: {states} ({'from the cache' if cached else f'{seconds:.1f} s'})\n")
         self.stream.flush()
 
     def note(self, line: str) -> None:
@@ -161,6 +177,8 @@ class Run:
     skipped: list[str] = field(default_factory=list)
     progress: Progress | None = None
     budget: float | None = None
+    cached: int = 0
+    """How many of ``checks`` were replayed from the on-disk cache."""
 
     def attempt(self, what: str, fn: Callable[[], Check | list[Check]]) -> None:
         """Run a check (or a group) under the budget; an exception becomes a FAIL or UNCHECKED check (classify)."""
@@ -179,6 +197,91 @@ class Run:
 
     def count(self, status: str) -> int:
         return sum(c.status == status for c in self.checks)
+
+    def replay(self, what: str, checks: list[Check], skipped: list[str]) -> None:
+        """Checks (and skipped lines) read back from the cache, reported as such."""
+        if self.progress is not None:
+            self.progress.start(what)
+        self.checks += checks
+        self.skipped += [line for line in skipped if line not in self.skipped]
+        self.cached += len(checks)
+        if self.progress is not None:
+            self.progress.done(what, checks, 0.0, cached=True)
+
+
+class _Cached:
+    """The on-disk cache of checks that depend only on symdual and the catalog (see the module docstring)."""
+
+    def __init__(self, use: bool, quick: bool, timeout: float | None) -> None:
+        from . import cache
+
+        self.cache = cache
+        self.use = use and cache.prepare() is None
+        self.parts = (CACHE_VERSION, _version(), _scipy_version(), bool(quick),
+                      None if timeout is None else float(timeout))
+
+    def key(self, *what: object) -> str:
+        return self.cache.key("verify", *self.parts, *what)
+
+    def load(self, key: str) -> tuple[list[Check], list[str]] | None:
+        if not self.use:
+            return None
+        value = self.cache.load(CACHE_NAMESPACE, key, validate=_cached_reason)
+        return None if value is None else ([Check.from_dict(c) for c in value["checks"]], list(value["skipped"]))
+
+    def store(self, key: str, checks: list[Check], skipped: list[str]) -> None:
+        """Keep the checks when there are some and every one passed (a failure or UNCHECKED is recomputed)."""
+        if self.use and checks and all(c.status == PASS for c in checks):
+            self.cache.store(CACHE_NAMESPACE, key, {"symdual": _version(), "checks": [c.as_dict() for c in checks],
+                                                    "skipped": list(skipped)})
+
+    def run(self, run: Run, what: str, key_parts: tuple, body: Callable[[], None]) -> None:
+        """Replay ``what`` from the cache, or run ``body`` (which adds to ``run``) and keep what it added."""
+        key = self.key(what, *key_parts) if self.use else ""
+        hit = self.load(key)
+        if hit is not None:
+            run.replay(what, *hit)
+            return
+        first, skipped_before = len(run.checks), list(run.skipped)
+        body()
+        if self.use:
+            self.store(key, run.checks[first:], [s for s in run.skipped if s not in skipped_before])
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _scipy_version() -> str:
+    """SciPy's version (the structured checks use it; the cache's fingerprint has SymPy's, NumPy's, mpmath's)."""
+    try:
+        import scipy
+    except ImportError:
+        return ""
+    return scipy.__version__
+
+
+def _cached_reason(value: object) -> str | None:
+    """Why a cached value is not a list of checks written by this version of symdual (None: it is)."""
+    if not isinstance(value, dict) or set(value) != {"symdual", "checks", "skipped"}:
+        return "not a verify entry"
+    if value["symdual"] != _version():
+        return "written by another version of symdual"
+    if not isinstance(value["checks"], list) or not value["checks"]:
+        return "no checks"
+    if not isinstance(value["skipped"], list):
+        return "skipped lines that are not a list"
+    try:
+        checks = [Check.from_dict(c) for c in value["checks"]]
+        for line in value["skipped"]:
+            plain_text(line, "a skipped line")
+    except ValueError as exc:
+        return str(exc)
+    if not all(c.status == PASS for c in checks):
+        return "a check that did not pass (only passing checks are kept)"
+    return None
 
 
 def exit_code(run: Run) -> int:
@@ -232,7 +335,7 @@ def _adaptive(run: Run, d, label: str, lam: float, quick: bool) -> None:
         return
     run.attempt(f"adaptive.{label}", _from_module(run, "adaptive", lambda mod: mod.check_adaptive(
         lambda a: d.evaluate("eta_hat", a), lambda a: d.evaluate("omega_prime", a), lam,
-        n=100, d=50, k=5, seed=0, name=label, sgd_steps=1500 if quick else 3000)))
+        n=100, d=50, k=5, seed=0, name=label, sgd_steps=QUICK_SGD_STEPS if quick else 3000)))
 
 
 def scalar_checks(run: Run, d, label: str, groups: tuple[str, ...], quick: bool,
@@ -251,47 +354,60 @@ def scalar_checks(run: Run, d, label: str, groups: tuple[str, ...], quick: bool,
         run.attempt(f"duality.{label}", lambda: check_duality(d, quick=quick, label=label, claimed_monotone=claimed))
 
 
-def _group(run: Run, name: str, quick: bool) -> None:
-    run.attempt(name, _from_module(run, name, lambda mod: mod.checks(quick=quick)))
+def _group(run: Run, name: str, quick: bool, cached: _Cached) -> None:
+    cached.run(run, name, (), lambda: run.attempt(name, _from_module(run, name, lambda mod: mod.checks(quick=quick))))
 
 
 def verify_all(groups: tuple[str, ...], quick: bool = False, timeout: float | None = None, *,
-               progress: Progress | None = None, budget: float | None = None) -> Run:
+               progress: Progress | None = None, budget: float | None = None, use_cache: bool = False) -> Run:
     """Every check of the chosen groups: the papers' theorems and every catalog entry (derived under ``timeout``).
 
-    ``progress`` reports each check as it finishes; ``budget`` bounds each check (seconds).
+    ``progress`` reports each check as it finishes; ``budget`` bounds each check (seconds); ``use_cache``
+    replays (and keeps) the checks that depend only on symdual and the catalog (module docstring).
     """
     run = Run(progress=progress, budget=budget)
+    cached = _Cached(use_cache, quick, timeout)
     if "tikhonov" in groups:
-        _group(run, "tikhonov", quick)
+        _group(run, "tikhonov", quick, cached)
     if {"eta_trick", "duality", "adaptive"} & set(groups):
-        _catalog(run, groups, quick, timeout)
+        _catalog(run, groups, quick, timeout, cached)
     if "structured" in groups:
-        _group(run, "structured", quick)
+        _group(run, "structured", quick, cached)
     return run
 
 
-def _catalog(run: Run, groups: tuple[str, ...], quick: bool, timeout: float | None) -> None:
+def _catalog(run: Run, groups: tuple[str, ...], quick: bool, timeout: float | None, cached: _Cached) -> None:
     try:
         from . import catalog
     except ModuleNotFoundError:
         run.skipped.append("catalog: symdual.catalog not available (eta_trick, duality, adaptive skipped)")
         return
+    scalar = tuple(g for g in GROUPS if g in groups and g in ("eta_trick", "duality", "adaptive"))
     for name in catalog.names():
-        try:
-            d = catalog.derive(name, timeout=timeout)
-        except Exception as exc:  # noqa: BLE001 - a broken entry is a failed check, not a crash
-            run.checks.append(Check(f"catalog.{name}", "the catalog entry derives", "-", passed=False,
-                                    detail=f"error: {type(exc).__name__}: {exc}"))
-            continue
-        if not getattr(d, "separable", True):
-            if "eta_trick" in groups:
-                run.attempt(f"eta_trick.{name}", lambda name=name, d=d: _nonseparable_check(name, d))
-            continue
-        expected = catalog.entry(name).expected_for().get("monotone")
-        scalar_checks(run, d, name, groups, quick, claimed=expected, timeout=timeout)
-        if "adaptive" in groups and name in ADAPTIVE_RULES:
-            _adaptive(run, d, name, ADAPTIVE_RULES[name], quick)
+        params = sorted((k, repr(v)) for k, v in catalog.entry(name).resolve().items()) if cached.use else ()
+        cached.run(run, f"catalog.{name}", (tuple(params), scalar),
+                   lambda name=name: _entry_checks(run, catalog, name, groups, quick, timeout))
+
+
+def _entry_checks(run: Run, catalog, name: str, groups: tuple[str, ...], quick: bool, timeout: float | None) -> None:
+    """Derive one catalog entry and run its checks (a derivation that raises is a failed check); a
+    non-separable entry has only the eta-trick check, so without that group it is not derived."""
+    if catalog.entry(name).kind == "non-separable" and "eta_trick" not in groups:
+        return
+    try:
+        d = catalog.derive(name, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - a broken entry is a failed check, not a crash
+        run.checks.append(Check(f"catalog.{name}", "the catalog entry derives", "-", passed=False,
+                                detail=f"error: {type(exc).__name__}: {exc}"))
+        return
+    if not getattr(d, "separable", True):
+        if "eta_trick" in groups:
+            run.attempt(f"eta_trick.{name}", lambda: _nonseparable_check(name, d))
+        return
+    expected = catalog.entry(name).expected_for().get("monotone")
+    scalar_checks(run, d, name, groups, quick, claimed=expected, timeout=timeout)
+    if "adaptive" in groups and name in ADAPTIVE_RULES:
+        _adaptive(run, d, name, ADAPTIVE_RULES[name], quick)
 
 
 def _nonseparable_check(name: str, d) -> Check:
@@ -362,6 +478,8 @@ def report(run: Run, seconds: float) -> str:
         summary += f", {len(unchecked)} not checked"
     if run.skipped:
         summary += f", {len(run.skipped)} skipped"
+    if run.cached:
+        summary += f"; {run.cached} replayed from the cache"
     summary += f" ({seconds:.0f} s)"
     if failed:
         summary += "\nfailed: " + ", ".join(failed)

@@ -35,7 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_rule_arguments(parser, required=False)
     parser.add_argument("--json", action="store_true",
                         help="print the checks as a JSON list (each with its status: PASS, FAIL or UNCHECKED)")
-    parser.add_argument("--quick", action="store_true", help="a faster subset (smaller grids and samples)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a faster subset (smaller grids and samples); the checks of the theorem groups and of "
+                             "the catalog that passed are replayed from the on-disk cache while symdual, its "
+                             "libraries and the options are unchanged")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="with --quick: recompute every check (neither read nor write the cache)")
     parser.add_argument("--only", action="append", choices=GROUPS, metavar="NAME",
                         help=f"run only this group (repeatable): {', '.join(GROUPS)}")
     parser.add_argument("--check-budget", type=check_budget, default=CHECK_BUDGET_S, metavar="SECONDS",
@@ -74,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
             progress.note(f"derived {record.title()} ({time.perf_counter() - start:.1f} s)")
             result = verify_rule(record, groups, args.quick, timeout=args.timeout, progress=progress, budget=budget)
         else:
-            result = verify_all(groups, args.quick, timeout=args.timeout, progress=progress, budget=budget)
+            use_cache = bool(args.quick) and not getattr(args, "no_cache", False)
+            result = verify_all(groups, args.quick, timeout=args.timeout, progress=progress, budget=budget,
+                                use_cache=use_cache)
     finally:
         progress.close()
     if args.json:

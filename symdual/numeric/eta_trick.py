@@ -445,7 +445,8 @@ class EtaTrickNumeric:
             found.append((self._objective_mp(t0, target), t0))
         t_top = mpmath.mpf(sc.t[-1])
         if c.mp_stationarity(t_top) < target:
-            found.append((f_sup, mpmath.inf))
+            beyond = None if mpmath.isfinite(f_sup) else self._beyond_top_mp(target)
+            found.append(beyond if beyond is not None else (f_sup, mpmath.inf))
         if not found:
             raise ArithmeticError(f"no candidate minimum for w = {w}: curve range too small")
         found += self._grid_check_mp(target, min(found)[0])
@@ -454,6 +455,21 @@ class EtaTrickNumeric:
             return mpmath.inf, j / 2, mpmath.mpf(self.curve.omega_prime_inf)
         tau = c.mp_log_eta(t)
         return mpmath.exp(tau), j / 2, mpmath.exp(target / 2 - tau)
+
+    def _beyond_top_mp(self, target: mpmath.mpf) -> tuple[mpmath.mpf, mpmath.mpf] | None:
+        """The root of L(t) = target above the scanned interval (mpmath has no overflow) when L still increases
+        there, searched on doubling steps; None if none is found in 40 steps."""
+        c, sc = self.curve, self._scan
+        if not sc.runs or sc.runs[-1][1] != sc.t.size - 1:
+            return None
+        lo, step = mpmath.mpf(sc.t[-1]), mpmath.mpf(self.grid_step)
+        for _ in range(40):
+            hi = lo + step
+            if c.mp_stationarity(hi) >= target:
+                t = mpmath.findroot(lambda s: c.mp_stationarity(s) - target, (lo, hi), solver="anderson")
+                return self._objective_mp(t, target), t
+            lo, step = hi, 2 * step
+        return None
 
     def _grid_prime_mp(self, i: int) -> mpmath.mpf:
         """exp(L/2 - log eta) at grid point i (mpmath): Omega' where the root leaves the grid."""

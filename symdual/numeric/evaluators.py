@@ -7,6 +7,7 @@ w = +-inf take the symbolic limits, float16/32 input is accepted.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,18 @@ _MP_MODULES = ["mpmath", {"Heaviside": lambda x, h=0.5: mpmath.mpf(h) if x == 0 
 
 
 RECOMPUTE_TIMEOUT = 30.0
-"""Seconds for recomputing non-finite float64 values in mpmath (in a bounded child process)."""
+"""Seconds for recomputing float64 values in mpmath (in a bounded child process)."""
+MAX_DPS = 1280
+"""Most digits the adaptive mpmath evaluation doubles up to."""
+GUARD_TOL = 1e-14
+"""A float64 value further than this (relative) from mpmath at a probe point is a loss of significance."""
+GUARD_PROBES = np.concatenate([[1e-300, 1e-200, 1e-100, 1e-50, 1e-30, 1e-20, 1e-16], 10.0 ** (np.arange(-48, 49) / 4),
+                               [1e16, 1e20, 1e30, 1e50, 1e100, 1e200, 1e300]])
+"""Where the float64 path is compared with mpmath: 4 points a decade on [1e-12, 1e12], sparser out to 1e+-300."""
+GUARD_TIMEOUT = 5.0
+"""Seconds for the probe of :data:`GUARD_PROBES` (in a bounded child process); the probes of [1e-12, 1e12] run
+first, and what was probed when 80% of it is spent counts (an mpmath hyper at -1e300 can take minutes)."""
+_MP_ERRORS = (ZeroDivisionError, ValueError, TypeError, OverflowError, ArithmeticError, mpmath.libmp.NoConvergence)
 
 
 def as_magnitudes(x: object) -> Array:
@@ -43,10 +55,19 @@ class ClosedForm:
 
     ``at_zero`` and ``at_inf`` are the exact limits, used at x = 0 and x = oo
     (where the formula itself may read 0/0 or inf*0). The float64 path is the
-    stable rewrite of :func:`symdual.numeric.stable.stable_form`; the points where
-    it is not finite are recomputed in mpmath (:data:`FALLBACK_DPS` digits; at a
-    point mpmath cannot evaluate, the limit from below), so overflow inside the
-    formula never turns a finite value into inf or NaN.
+    stable rewrite of :func:`symdual.numeric.stable.stable_form`. Two guards keep
+    a finite true value from becoming inf, NaN or a number with lost digits:
+
+    * the points where the float64 path is not finite are recomputed in mpmath
+      (an overflow inside the formula; where mpmath cannot evaluate either, a
+      float64 +-inf stands, e.g. c/0 where a keep probability is exactly 1);
+    * loss of significance: on first use the float64 path is compared with mpmath
+      at :data:`GUARD_PROBES`; where it is off by more than :data:`GUARD_TOL`
+      (1 - tanh(w)**2 at w = 10, a closed form that cancels near 0), every point
+      between the neighbouring probes is recomputed in mpmath.
+
+    mpmath values are adaptive: the stable rewrite at d + 10 digits and at twice
+    that, doubled until two agree to d digits (up to :data:`MAX_DPS`).
     """
 
     expr: sp.Expr
@@ -63,6 +84,7 @@ class ClosedForm:
         self._mp_stable: Callable | None = None
         self._np = self._float_path()
         self._limits = {"0": as_float(self.at_zero), "oo": as_float(self.at_inf)}
+        self._suspect: tuple[Array, Array] | None = None
 
     def _float_path(self) -> Callable[[Array], Array]:
         """The stable NumPy/SciPy function; the plain lambdified one; else mpmath point by point."""
@@ -79,6 +101,19 @@ class ClosedForm:
         return np.vectorize(self._mp_point, otypes=[np.float64])
 
     def __call__(self, x: object) -> Array:
+        mag, out = self.unguarded(x)
+        lo, hi = self.suspect()
+        if lo.size and out.size:
+            inside = np.zeros(mag.shape, dtype=bool)
+            for a, b in zip(lo, hi, strict=True):
+                inside |= (mag > a) & (mag < b)
+            if inside.any():
+                self._recompute(mag, out, inside, converged_only=True)
+        return out
+
+    def unguarded(self, x: object, recompute: bool = True) -> tuple[Array, Array]:
+        """(|x|, values) by the float64 path, its series at 0+, the limits and (``recompute``) the recomputation
+        of non-finite values: everything but the loss-of-significance guard."""
         mag = np.asarray(x, dtype=np.float64)
         lo, hi = (mag.min(), mag.max()) if mag.size else (1.0, 1.0)
         if not lo >= 0:  # negative entries or NaN: |x| (NaN stays NaN)
@@ -95,45 +130,132 @@ class ClosedForm:
                 small = (mag > 0) & (mag < self.near_zero.below)
                 if small.any():
                     out[small] = self.near_zero.series(mag[small])
-            if out.size and not np.isfinite(out.sum()):
+            if recompute and out.size and not np.isfinite(out.sum()):
                 self._recompute(mag, out, ~np.isfinite(out))
         if out.size and not (lo > 0 and hi < np.inf):  # zeros, infinities or NaN present
             for where, limit in ((mag == 0, self._limits["0"]), (np.isinf(mag), self._limits["oo"])):
                 if limit is not None:
                     out[where] = limit
             out[np.isnan(mag)] = np.nan
+        return mag, out
+
+    def suspect(self) -> tuple[Array, Array]:
+        """Open intervals (lo, hi) of x where the float64 path loses significance (computed on first use)."""
+        if self._suspect is None:
+            budget = max(min(deadline.remaining(), GUARD_TIMEOUT), 0.0)
+            done = bounded(self._probe, timeout=budget) if budget > 0 else None
+            self._suspect = done.value if done is not None and done.ok else (np.zeros(0), np.zeros(0))
+        return self._suspect
+
+    def _probe(self) -> tuple[Array, Array]:
+        """The neighbourhoods of the probes where float64 and mpmath (converged) disagree beyond GUARD_TOL."""
+        _, floats = self.unguarded(GUARD_PROBES, recompute=False)
+        bad = np.zeros(GUARD_PROBES.size, dtype=bool)
+        inner = (GUARD_PROBES >= 1e-12) & (GUARD_PROBES <= 1e12)
+        order = np.concatenate([np.flatnonzero(inner), np.flatnonzero(~inner)])
+        with deadline.within(0.8 * GUARD_TIMEOUT):
+            for i in order:
+                try:
+                    bad[i] = self._loses_significance(GUARD_PROBES[i], floats[i])
+                except deadline.OutOfTime:
+                    break
+        idx = np.flatnonzero(bad)
+        lo = np.where(idx > 0, GUARD_PROBES[np.maximum(idx - 1, 0)], 0.0)
+        hi = np.where(idx < GUARD_PROBES.size - 1, GUARD_PROBES[np.minimum(idx + 1, GUARD_PROBES.size - 1)], np.inf)
+        return _merged_intervals(lo, hi)
+
+    def _loses_significance(self, x: float, fv: float) -> bool:
+        """The float64 value fv at x is off the converged mpmath value by more than GUARD_TOL (relative)."""
+        ref, converged = self._mp_value(mpmath.mpf(x), 20)
+        if ref is None or not converged or not mpmath.isfinite(ref):
+            return False
+        if not np.isfinite(fv):  # recomputed anyway (an overflow inside the formula)
+            return False
+        if abs(ref) > np.finfo(float).max:
+            return True
+        if abs(ref) >= np.finfo(float).tiny:
+            return not abs(mpmath.mpf(float(fv)) - ref) <= GUARD_TOL * abs(ref)
+        return not abs(fv) <= 2 * np.finfo(float).tiny
+
+    def _recompute(self, mag: Array, out: Array, where: Array, converged_only: bool = False) -> None:
+        """The values at ``where`` (finite x > 0), again in mpmath (each distinct x once). ``converged_only``:
+        replace only values whose adaptive mpmath evaluation converged (a finite float64 value stays otherwise);
+        a float64 +-inf stands where mpmath does not evaluate."""
+        where = where & np.isfinite(mag) & (mag > 0)
+        if not where.any():
+            return
+        points, inverse = np.unique(mag[where], return_inverse=True)
+        done = bounded(self._mp_points, points, converged_only,
+                       timeout=max(min(deadline.remaining(), RECOMPUTE_TIMEOUT), 0.0))
+        if not done.ok:  # one mpmath call can run for ever (gamma(gamma(1e8))): the float64 values stay
+            return
+        new = done.value[inverse]
+        old = out[where]
+        keep = np.isnan(new) & (np.isinf(old) | converged_only)
+        out[where] = np.where(keep, old, new)
+
+    def _mp_points(self, points: Array, converged_only: bool = False) -> Array:
+        out = np.empty(points.size)
+        for i, v in enumerate(points):
+            if converged_only:
+                value, converged = self._mp_value(mpmath.mpf(v), FALLBACK_DPS - 10)
+                out[i] = float(value) if value is not None and converged else np.nan
+            else:
+                out[i] = self._mp_point(v)
         return out
 
-    def _recompute(self, mag: Array, out: Array, bad: Array) -> None:
-        """The non-finite float64 values at finite x > 0, again in mpmath (each distinct x once)."""
-        bad &= np.isfinite(mag) & (mag > 0)
-        if not bad.any():
-            return
-        points, inverse = np.unique(mag[bad], return_inverse=True)
-        done = bounded(self._mp_points, points, timeout=max(min(deadline.remaining(), RECOMPUTE_TIMEOUT), 0.0))
-        if done.ok:  # else (one mpmath call can run for ever: gamma(gamma(1e8))) the float64 values stay
-            out[bad] = done.value[inverse]
-
-    def _mp_points(self, points: Array) -> Array:
-        return np.array([self._mp_point(v) for v in points], dtype=np.float64)
-
     def _mp_point(self, v: float) -> float:
-        """float(expr(v)) via mpmath at FALLBACK_DPS digits; where mpmath fails (a pole, 0/0), the limit
-        from below. Digits grow with log10(v): 1 - w keeps its 1 at w = 1e300. Checks the derivation's
-        deadline (:mod:`symdual.deadline`) at every point."""
+        """float(expr(v)) via mpmath at FALLBACK_DPS digits (plus log10 v), adaptive where that does not
+        evaluate; where mpmath fails (a pole, 0/0), the limit from below.
+        Checks the derivation's deadline (:mod:`symdual.deadline`) at every point."""
         deadline.check("mpmath evaluation point by point")
-        with mpmath.workdps(FALLBACK_DPS + (int(np.log10(v)) if 1 < v < np.inf else 0)):
-            x = mpmath.mpf(v)
-            if x == 0 and self._limits["0"] is not None:
-                return self._limits["0"]
-            for fn in self._mp_paths():
-                try:
-                    value = _real(fn(x), keep=True)
-                except (ZeroDivisionError, ValueError, TypeError, OverflowError):
-                    continue
-                if not mpmath.isnan(value):
-                    return float(value)
+        x = mpmath.mpf(v)
+        if x == 0 and self._limits["0"] is not None:
+            return self._limits["0"]
+        with mpmath.workdps(FALLBACK_DPS + _digits_of(x)):
+            value = self._mp_once(+x)
+        if value is None or value == 0:  # 1/(1 - tanh(w)**2) reads 1/0, (1 - cos w)/w**2 reads 0 at 30 digits
+            value, _ = self._mp_value(x, FALLBACK_DPS - 10)
+        if value is not None:
+            return float(value)
+        with mpmath.workdps(FALLBACK_DPS + _digits_of(x)):
             return self._limit_below(x)
+
+    def _mp_value(self, x: mpmath.mpf, dps: int) -> tuple[mpmath.mpf | None, bool]:
+        """(expr(x), converged): the stable path at dps + 10 (+ log10 x) digits and at twice that, doubled
+        until two values agree to ``dps`` digits; the last value and False if none do by MAX_DPS digits;
+        (None, False) where it does not evaluate at all (a value 0 at all precisions is rechecked at the
+        digits x itself asks for, 1 - cos(x) at x = 1e-60)."""
+        work, prev = dps + 10 + _digits_of(x), None
+        tol = mpmath.mpf(10) ** -dps
+        while work <= MAX_DPS:
+            deadline.check("adaptive mpmath evaluation")
+            with mpmath.workdps(work):
+                value = self._mp_once(+x)
+            if value is not None and prev is not None:
+                if value == prev == 0:
+                    deep = dps + 10 + 2 * int(abs(mpmath.log10(x)))
+                    with mpmath.workdps(min(MAX_DPS, max(2 * work, deep))):
+                        final = self._mp_once(+x)
+                    return (final, True) if final is not None else (value, True)
+                if abs(value - prev) <= tol * abs(value):
+                    return value, True
+            if value is None and prev is None and work > max(4 * (dps + 10), 2 * abs(mpmath.log10(x)) + dps):
+                return None, False  # a pole (or a function mpmath lacks) at every precision tried
+            prev = value if value is not None else prev
+            work *= 2
+        return prev, False
+
+    def _mp_once(self, x: mpmath.mpf) -> mpmath.mpf | None:
+        """expr(x) at the working precision: the stable rewrite, else the formula; None if neither evaluates."""
+        for fn in self._mp_paths():
+            try:
+                value = _real(fn(x), keep=True)
+            except _MP_ERRORS:
+                continue
+            if not mpmath.isnan(value):
+                return value
+        return None
 
     def _mp_paths(self) -> tuple[Callable, ...]:
         """The stable rewrite in mpmath (no cancellation of 1 - tanh(w) at large w), then the formula."""
@@ -149,7 +271,7 @@ class ClosedForm:
         finite limit and +-oo; NaN where neither evaluates."""
         try:
             near, nearer = (_real(self._mp(x * (1 - mpmath.mpf(2) ** -k)), keep=True) for k in (60, 80))
-        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+        except _MP_ERRORS:
             return np.nan
         if mpmath.isnan(near) or mpmath.isnan(nearer):
             return np.nan
@@ -158,7 +280,8 @@ class ClosedForm:
         return float(nearer)
 
     def mp(self, x: object, dps: int = 40) -> mpmath.mpf:
-        """The same value in mpmath at ``dps`` digits (within the derivation's deadline, if one is set)."""
+        """The same value in mpmath to ``dps`` digits (within the derivation's deadline, if one is set):
+        the stable path at dps + 10 digits, adaptive precision where the float64 path loses significance."""
         deadline.check("an mpmath evaluation")
         with mpmath.workdps(dps):
             x = abs(mpmath.mpf(x))
@@ -166,7 +289,40 @@ class ClosedForm:
                 return mpmath.mpf(sp.N(self.at_zero, dps + 5))
             if mpmath.isinf(x) and self.at_inf is not None:
                 return mpmath.mpf(sp.N(self.at_inf, dps + 5))
-            return self._mp(x)
+            if not self._is_suspect(x):
+                with mpmath.workdps(dps + 10 + _digits_of(x)):
+                    value = self._mp_once(+x)
+                if value is not None:
+                    return +value
+            value, _ = self._mp_value(x, dps)
+            return +value if value is not None else self._mp(x)
+
+    def _is_suspect(self, x: mpmath.mpf) -> bool:
+        lo, hi = self.suspect()
+        if not lo.size:
+            return False
+        v = float(x)
+        return any(a < v < b for a, b in zip(lo, hi, strict=True))
+
+
+def _digits_of(x: mpmath.mpf) -> int:
+    """Extra digits for an argument x > 1 (1 - w keeps its 1 at w = 1e300)."""
+    return int(math.log10(float(x))) if 10 < x < mpmath.inf else 0
+
+
+def _merged_intervals(lo: Array, hi: Array) -> tuple[Array, Array]:
+    """Overlapping open intervals merged, in order."""
+    if lo.size == 0:
+        return lo, hi
+    order = np.argsort(lo)
+    out_lo, out_hi = [float(lo[order[0]])], [float(hi[order[0]])]
+    for a, b in zip(lo[order[1:]], hi[order[1:]], strict=True):
+        if a < out_hi[-1]:
+            out_hi[-1] = max(out_hi[-1], float(b))
+        else:
+            out_lo.append(float(a))
+            out_hi.append(float(b))
+    return np.array(out_lo), np.array(out_hi)
 
 
 def as_float(limit: sp.Expr | None) -> float | None:
@@ -218,7 +374,7 @@ def small_argument(closed: ClosedForm, series: sp.Expr, tol: float = 1e-17,
     check_expression(body, strict=False)
     series_mp = sp.lambdify(closed.x, body, modules=_MP_MODULES)
     grid = np.geomspace(1e-12, 1e-1, 45)
-    floats = closed(grid)
+    floats = closed.unguarded(grid)[1]  # the float64 path itself: does it cancel?
     below, cancels, contiguous = 0.0, False, True
     with mpmath.workdps(50):
         for x, fx in zip(grid, floats, strict=True):
@@ -359,14 +515,37 @@ class Quadrature:
 @dataclass(frozen=True)
 class EnginePiece:
     """One piece of a numeric eta-trick engine: its float64 path, and an mpmath path
-    (the engine's own, else ``fallback_mp``, e.g. a closed form f evaluated in mpmath)."""
+    (the engine's own, else ``fallback_mp``, e.g. a closed form f evaluated in mpmath).
+    Where the float64 path is not finite at a finite x > 0 (an overflow inside the solver:
+    f(eta) = eta**2 at eta = 8e199), the value is recomputed by the mpmath path."""
 
     fn: Callable[[Array], Array]
     fn_mp: Callable[..., mpmath.mpf] | None = None
     kind: str = "solver"
 
     def __call__(self, x: object) -> Array:
-        return np.asarray(self.fn(x), dtype=np.float64)
+        out = np.asarray(self.fn(x), dtype=np.float64)
+        if self.fn_mp is None or not out.size or np.isfinite(out.sum()):
+            return out
+        mag = np.broadcast_to(as_magnitudes(x), out.shape)
+        where = ~np.isfinite(out) & np.isfinite(mag) & (mag > 0)
+        if where.any():
+            points, inverse = np.unique(mag[where], return_inverse=True)
+            done = bounded(self._mp_points, points, timeout=max(min(deadline.remaining(), RECOMPUTE_TIMEOUT), 0.0))
+            if done.ok:
+                out = out.copy()
+                old, new = out[where], done.value[inverse]
+                out[where] = np.where(np.isnan(new), old, new)
+        return out
+
+    def _mp_points(self, points: Array) -> Array:
+        values = []
+        for v in points:
+            try:
+                values.append(float(self.fn_mp(float(v), dps=FALLBACK_DPS)))
+            except (*_MP_ERRORS, deadline.OutOfTime):
+                values.append(np.nan)
+        return np.array(values, dtype=np.float64)
 
     def mp(self, x: object, dps: int = 40) -> mpmath.mpf:
         if self.fn_mp is None:

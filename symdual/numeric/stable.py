@@ -6,7 +6,11 @@ evaluation neither cancels nor overflows where the true value is finite:
     log(1 + u) -> log1p(u),  log(c + u) -> log(c) + log1p(u/c)   (c > 0)
     exp(u) - 1 -> expm1(u),  1/expm1(u) -> exp(-u)/(1 - exp(-u)) (u > 1),  log(1 + exp(u)) -> softplus(u)
     1/(1 + exp(u)) -> sigmoid(-u), sigmoid(x) through exp(-|x|)
-    1 -+ tanh(u) -> 2 sigmoid(-+2u),  sinh(u)/cosh(u) -> tanh(u)
+    1 -+ tanh(u) -> 2 sigmoid(-+2u),  1 - tanh(u)**2 -> 4 sigmoid(2u) sigmoid(-2u) (= sech(u)**2)
+    c + sum k_i s_i -> sum k_i (s_i - L_i) when c + sum k_i L_i = 0, for terms s_i saturating at L_i as x -> oo
+        (tanh(u) - 1 = -2 sigmoid(-2u), sigmoid(u) - 1 = -sigmoid(-u), erf(u) - 1 = -erfc(u), expm1(u) + 1 = exp(u)):
+        the mixture 1 - tanh(w)/2 - sigmoid(w)/2 becomes sigmoid(-2w) + sigmoid(-w)/2 (no cancellation at large w)
+    1/(c + k exp(u)) -> sigmoid(-u - log(k/c))/c (c, k > 0),  sinh(u)/cosh(u) -> tanh(u)
     log(cosh(u)) -> logcosh(u) = |u| + log1p(exp(-2|u|)) - log 2 (log1p(2 sinh(u/2)**2) for |u| < 1)
     exp(-u**2) erfi(u) -> 2/sqrt(pi) dawsn(u)
 
@@ -104,32 +108,95 @@ def _rewrite_log(node: sp.log) -> sp.Expr:
 
 
 def _rewrite_add(node: sp.Add) -> sp.Expr:
-    """k exp(u) - k -> k expm1(u); k tanh(u) - k -> -2k sigmoid(-2u); k tanh(u) + k -> 2k sigmoid(2u)."""
+    """k exp(u) - k -> k expm1(u); k tanh(u) -+ k -> -+2k sigmoid(-+2u); k - k tanh(u)**2 -> 4k sigmoid(2u)
+    sigmoid(-2u); a constant that cancels the limits of saturating terms at oo is folded into them."""
     c, rest = node.as_coeff_Add()
     if c == 0:
         return node
     for term in sp.Add.make_args(rest):
         k, core = term.as_coeff_Mul()
+        others = node.func(*(a for a in sp.Add.make_args(rest) if a is not term))
         u = _exp_arg(core)
         if u is not None and k == -c:
-            return node.func(*(a for a in sp.Add.make_args(rest) if a is not term)) + k * expm1(u)
+            return others + k * expm1(u)
         if isinstance(core, sp.tanh) and k in (c, -c):
-            others = node.func(*(a for a in sp.Add.make_args(rest) if a is not term))
             v = core.args[0]
             return others + (2 * k * sigmoid(2 * v) if k == c else -2 * k * sigmoid(-2 * v))
-    return node
+        if isinstance(core, sp.Pow) and isinstance(core.base, sp.tanh) and core.exp == 2 and k == -c:
+            v = core.base.args[0]
+            return others + 4 * c * sigmoid(2 * v) * sigmoid(-2 * v)
+    return _fold_saturation(node, c, rest)
+
+
+def _fold_saturation(node: sp.Add, c: sp.Expr, rest: sp.Expr) -> sp.Expr:
+    """c + sum k_i s_i with c + sum k_i L_i = 0 (L_i = lim s_i as the variable -> oo): sum k_i (s_i - L_i),
+    each s_i - L_i in a form that is small without cancellation (module docstring)."""
+    total, changed, out = c, False, []
+    for term in sp.Add.make_args(rest):
+        k, core = term.as_coeff_Mul()
+        sat = _saturation(core)
+        if sat is None:
+            out.append(term)
+            continue
+        limit, excess = sat
+        total += k * limit
+        out.append(k * excess)
+        changed = True
+    if not changed or sp.expand(total) != 0:
+        return node
+    return sp.Add(*out)
+
+
+def _saturation(core: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """(L, s - L) for a term s with a nonzero limit L as its variable -> oo, s - L written without cancellation."""
+    if isinstance(core, sp.tanh):
+        v = core.args[0]
+        side = _sign_at_infinity(v)
+        return None if side == 0 else (sp.Integer(side), -2 * side * sigmoid(-2 * side * v))
+    if isinstance(core, sp.erf):
+        v = core.args[0]
+        side = _sign_at_infinity(v)
+        return None if side == 0 else (sp.Integer(side), -side * sp.erfc(side * v))
+    if core.func == sigmoid and _sign_at_infinity(core.args[0]) > 0:
+        return sp.Integer(1), -sigmoid(-core.args[0])
+    if core.func == expm1 and _sign_at_infinity(core.args[0]) < 0:
+        return sp.Integer(-1), sp.exp(core.args[0])
+    return None
+
+
+def _sign_at_infinity(u: sp.Expr) -> int:
+    """+1 or -1 when u -> +-oo as its only variable -> oo (a polynomial's leading coefficient, else u at
+    1e20 and 1e40 growing with one sign); 0 otherwise (or when u has no single variable)."""
+    symbols = u.free_symbols
+    if len(symbols) != 1:
+        return 0
+    (x,) = symbols
+    try:
+        if u.is_polynomial(x):
+            poly = sp.Poly(u, x)
+            return 0 if poly.degree() < 1 else int(sp.sign(poly.LC()))
+        a, b = (sp.N(u.subs(x, sp.Integer(10) ** e), 20) for e in (20, 40))
+    except (TypeError, ValueError, ArithmeticError, sp.PolynomialError):
+        return 0
+    if not (a.is_real and b.is_real and a.is_finite and b.is_finite):
+        return 0
+    if abs(b) > 2 * abs(a) > 20 and sp.sign(a) == sp.sign(b):
+        return int(sp.sign(b))
+    return 0
 
 
 def _rewrite_pow(node: sp.Pow) -> sp.Expr:
-    """(1 + exp(u))**-n -> sigmoid(-u)**n; expm1(u)**-n -> inv_expm1(u)**n."""
+    """(c + k exp(u))**-n -> (sigmoid(-u - log(k/c))/c)**n (c, k > 0); expm1(u)**-n -> inv_expm1(u)**n."""
     base, ex = node.args
     if ex.is_number and ex.is_negative and base.func == expm1:
         return inv_expm1(base.args[0]) ** (-ex)
     if ex.is_number and ex.is_negative and isinstance(base, sp.Add):
         c, rest = base.as_coeff_Add()
-        u = _exp_arg(rest)
-        if c == 1 and u is not None:
-            return sigmoid(-u) ** (-ex)
+        k, core = rest.as_coeff_Mul()
+        u = _exp_arg(core)
+        if u is not None and c.is_positive and k.is_positive:
+            shift = sp.Integer(0) if k == c else sp.log(k / c)
+            return (sigmoid(-u - shift) / c) ** (-ex)
     return node
 
 

@@ -9,9 +9,14 @@ signals the third state by raising :class:`NotChecked`.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
 PASS, FAIL, UNCHECKED = "PASS", "FAIL", "UNCHECKED"
+_FIELDS = ("name", "status", "statement", "hypotheses", "passed", "proved", "numeric", "worst_error", "detail")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_NON_FINITE = ("inf", "-inf", "nan")
 
 
 class NotChecked(Exception):
@@ -20,6 +25,13 @@ class NotChecked(Exception):
 
 class NotConverged(NotChecked):
     """A reference solver stopped at its iteration cap or time budget before converging."""
+
+
+def plain_text(value: Any, what: str) -> str:
+    """``value`` if it is a string without control characters (tab and newline aside), else ValueError."""
+    if not isinstance(value, str) or _CONTROL.search(value):
+        raise ValueError(f"{what} is not plain text")
+    return value
 
 
 def _number(x: object) -> float | str | None:
@@ -74,3 +86,24 @@ class Check:
             "worst_error": _number(self.worst_error),
             "detail": str(self.detail),
         }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Check:
+        """The inverse of :meth:`as_dict`, strict (ValueError on any other shape: e.g. a cache file is not
+        trusted): exactly its keys, plain text, a status that agrees with ``passed``."""
+        if not isinstance(data, dict) or set(data) != set(_FIELDS):
+            raise ValueError("not a check")
+        status, passed, error = data["status"], data["passed"], data["worst_error"]
+        if status not in (PASS, FAIL, UNCHECKED) or not isinstance(passed, bool) or passed != (status == PASS):
+            raise ValueError("a status that does not agree with 'passed'")
+        lists = [data["proved"], data["numeric"]]
+        if not all(isinstance(items, list) for items in lists):
+            raise ValueError("steps that are not lists")
+        if not (error is None or error in _NON_FINITE or (isinstance(error, float) and math.isfinite(error))):
+            raise ValueError("a worst error that is not a number")
+        return cls(plain_text(data["name"], "the name"), plain_text(data["statement"], "the statement"),
+                   plain_text(data["hypotheses"], "the hypotheses"), passed,
+                   proved=[plain_text(p, "a step") for p in data["proved"]],
+                   numeric=[plain_text(n, "a step") for n in data["numeric"]],
+                   worst_error=float(error) if error is not None else None,
+                   detail=plain_text(data["detail"], "the detail"), checked=status != UNCHECKED)

@@ -346,3 +346,256 @@ def test_a_failed_write_leaves_the_old_entry_and_no_temporary_file(cache_dir, mo
     assert cache.store("misc", "abc", {"x": 2}) is None
     assert cache.load("misc", "abc") == {"x": 1}
     assert sorted(p.name for p in path.parent.iterdir()) == ["abc.json"]
+
+
+# ---------------------------------------------------------------- verify: cached checks (numbers, statuses, text)
+
+from symdual import verify  # noqa: E402 - the verify part of this file
+from symdual.theorems.check import Check  # noqa: E402
+
+TIKHONOV = ["tikhonov.bernoulli_exact", "tikhonov.gaussian_exact", "tikhonov.monte_carlo_bernoulli",
+            "tikhonov.monte_carlo_gaussian"]
+
+
+def _verify_entries(folder: Path) -> list[Path]:
+    return sorted((folder / verify.CACHE_NAMESPACE).glob("*.json"))
+
+
+def test_check_round_trips_and_rejects_every_other_shape():
+    good = Check("g.x", "s", "h", passed=True, proved=["p"], numeric=["n\tm"], worst_error=1e-3, detail="d")
+    assert Check.from_dict(good.as_dict()) == good
+    odd = Check.unchecked("g.y", "could not check: why")
+    assert Check.from_dict(odd.as_dict()) == odd and Check.from_dict(odd.as_dict()).status == "UNCHECKED"
+    inf = Check("g.z", "s", "h", passed=False, worst_error=math.inf)
+    assert Check.from_dict(inf.as_dict()).worst_error == math.inf
+    base = good.as_dict()
+    for bad in ({**base, "status": "FAIL"},                 # disagrees with passed = True
+                {**base, "passed": 1},                      # not a bool
+                {**base, "extra": 0},                       # another shape
+                {k: v for k, v in base.items() if k != "detail"},
+                {**base, "detail": "\x1b[2Jcleared"},       # a control sequence for the terminal
+                {**base, "numeric": ["ok", 3]},
+                {**base, "worst_error": "1e-3"},
+                {**base, "worst_error": True},
+                [base]):
+        with pytest.raises(ValueError):
+            Check.from_dict(bad)
+
+
+def test_quick_checks_are_kept_and_replayed(cache_dir):
+    first = verify.verify_all(("tikhonov",), quick=True, use_cache=True)
+    assert [c.name for c in first.checks] == TIKHONOV and first.cached == 0
+    assert all(c.status == "PASS" for c in first.checks)
+    assert len(_verify_entries(cache_dir)) == 1
+    again = verify.verify_all(("tikhonov",), quick=True, use_cache=True)
+    assert again.cached == 4 and [c.as_dict() for c in again.checks] == [c.as_dict() for c in first.checks]
+    assert "4 replayed from the cache" in verify.report(again, 0.0)
+
+
+class _Passing:
+    """A cheap theorem module whose one check passes (counts its runs)."""
+
+    calls = 0
+
+    @classmethod
+    def checks(cls, quick: bool) -> list[Check]:
+        cls.calls += 1
+        return [Check("tikhonov.fine", "s", "h", passed=True, numeric=["error 1.0e-17"], worst_error=1e-17)]
+
+
+def test_a_changed_key_or_a_tampered_entry_is_a_miss(cache_dir, monkeypatch, caplog):
+    monkeypatch.setattr(verify, "_theorem_module", lambda name: _Passing)
+    _Passing.calls = 0
+    verify.verify_all(("tikhonov",), quick=True, use_cache=True)
+    [path] = _verify_entries(cache_dir)
+    assert verify.verify_all(("tikhonov",), quick=True, use_cache=True).cached == 1 and _Passing.calls == 1
+    # another quick flag or timeout is another key; use_cache=False never reads
+    assert verify.verify_all(("tikhonov",), quick=False, use_cache=True).cached == 0
+    assert verify.verify_all(("tikhonov",), quick=True, timeout=3.0, use_cache=True).cached == 0
+    assert verify.verify_all(("tikhonov",), quick=True, use_cache=False).cached == 0
+    assert _Passing.calls == 4
+    data = json.loads(path.read_text())
+    for tamper in (lambda v: v["checks"][0].update(status="FAIL", passed=False),  # only passing checks are kept
+                   lambda v: v["checks"][0].update(detail="\x1b]0;owned\x07"),     # a terminal control sequence
+                   lambda v: v["checks"][0].update(worst_error="-1e999"),
+                   lambda v: v.update(symdual="0.0.0"),                              # another version
+                   lambda v: v.update(checks=[]),
+                   lambda v: v.update(skipped=["\x1b[2J"])):
+        value = copy.deepcopy(data["value"])
+        tamper(value)
+        path.write_text(json.dumps({**data, "value": value}))
+        cache._reported.clear()
+        calls = _Passing.calls
+        with caplog.at_level(logging.WARNING, logger="symdual.cache"):
+            run = verify.verify_all(("tikhonov",), quick=True, use_cache=True)
+        assert run.cached == 0 and [c.status for c in run.checks] == ["PASS"] and _Passing.calls == calls + 1
+        assert any("ignoring" in r.getMessage() for r in caplog.records), tamper
+        caplog.clear()
+    assert verify.verify_all(("tikhonov",), quick=True, use_cache=True).cached == 1  # rewritten good
+
+
+class _Failing:
+    """A theorem module whose group fails (FAIL and UNCHECKED are never kept)."""
+
+    calls = 0
+
+    @classmethod
+    def checks(cls, quick: bool) -> list[Check]:
+        cls.calls += 1
+        return [Check("tikhonov.broken", "s", "h", passed=False, detail="assertion failed: 1 != 2")]
+
+
+def test_a_failed_check_is_recomputed_every_time(cache_dir, monkeypatch):
+    monkeypatch.setattr(verify, "_theorem_module", lambda name: _Failing)
+    for _ in range(2):
+        run = verify.verify_all(("tikhonov",), quick=True, use_cache=True)
+        assert [c.status for c in run.checks] == ["FAIL"] and run.cached == 0
+    assert _Failing.calls == 2 and _verify_entries(cache_dir) == []
+
+
+def test_a_cached_catalog_entry_is_not_derived_again(cache_dir, monkeypatch, capsys):
+    monkeypatch.setattr(sd.catalog, "names", lambda: ["l1"])
+    real, derived = sd.catalog.derive, []
+
+    def spy(method, params=None, timeout=None):
+        derived.append(method)
+        return real(method, params, timeout=timeout)
+
+    monkeypatch.setattr(sd.catalog, "derive", spy)
+    assert main(["verify", "--quick", "--only", "duality"]) == 0
+    first = capsys.readouterr()
+    assert derived == ["l1"] and "PASS  duality.l1" in first.out and "from the cache" not in first.err
+    assert main(["verify", "--quick", "--only", "duality"]) == 0
+    second = capsys.readouterr()
+    assert derived == ["l1"], "a replayed entry is not derived"
+    assert "verify: PASS duality.l1 (from the cache)" in second.err and "1 replayed from the cache" in second.out
+    assert main(["verify", "--quick", "--no-cache", "--only", "duality"]) == 0
+    assert derived == ["l1", "l1"] and "from the cache" not in capsys.readouterr().err
+    assert main(["verify", "--only", "duality"]) == 0  # the full run never reads the cache
+    assert derived == ["l1", "l1", "l1"]
+
+
+# ---------------------------------------------------------------- the CAS-call memo of a derivation (bounded.session)
+
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import mpmath  # noqa: E402
+import sympy as sp  # noqa: E402
+
+from symdual import bounded as B  # noqa: E402
+
+
+def _pid_and(x: object) -> tuple[int, object]:
+    return os.getpid(), x
+
+
+def _dps() -> int:
+    return mpmath.mp.dps
+
+
+def _allocate(nbytes: int) -> int:
+    return len(bytearray(nbytes))
+
+
+def _integral(n: int) -> sp.Expr:
+    w = sp.Symbol("w", positive=True)
+    return sp.integrate(w**n, (w, 0, 1))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_identical_calls_are_answered_once_and_the_others_by_one_worker():
+    with B.session() as s:
+        first = B.bounded(_pid_and, "a", timeout=30)
+        again = B.bounded(_pid_and, "a", timeout=30)
+        other = B.bounded(_pid_and, "b", timeout=30)
+        assert first.value == again.value and s.hits == 1  # replayed: the same pid, not a new process
+        worker = first.value[0]
+        assert worker != os.getpid() and other.value == (worker, "b")  # the same warm worker
+        assert again.value is not first.value  # unpickled afresh: a caller cannot change the memo
+        with B.session() as inner:  # nested: the outer session
+            assert inner is s and B.bounded(_pid_and, "c", timeout=30).value[0] == worker
+        assert [B.bounded(_integral, n, timeout=30).value for n in (1, 2, 3)] == [
+            sp.Rational(1, 2), sp.Rational(1, 3), sp.Rational(1, 4)]
+    assert _wait_until_gone(worker), "the worker outlived its session"
+    outside = {B.bounded(_pid_and, "a", timeout=30).value[0] for _ in range(2)}
+    assert len(outside) == 2 and worker not in outside  # no session: a fresh child per call
+
+
+def _wait_until_gone(pid: int, seconds: float = 5.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_call_over_its_budget_kills_the_worker_and_is_not_retried_with_less():
+    with B.session() as s:
+        worker = B.bounded(_pid_and, 0, timeout=30).value[0]
+        out = B.bounded(time.sleep, 20, timeout=0.5)
+        assert isinstance(out, B.TimedOut) and out.seconds < 20
+        assert _wait_until_gone(worker)
+        start = time.perf_counter()
+        assert B.bounded(time.sleep, 20, timeout=0.4) is out and s.hits == 1  # no larger budget: not run again
+        assert time.perf_counter() - start < 0.3
+        assert isinstance(B.bounded(time.sleep, 0.01, timeout=30), B.Derived)
+        fresh = B.bounded(_pid_and, 1, timeout=30).value[0]
+        assert fresh not in (worker, os.getpid())  # a new worker for the next call
+
+
+def test_the_memory_cap_holds_per_call_in_a_worker(monkeypatch):
+    monkeypatch.setenv("SYMDUAL_MEMORY_MB", "256")
+    with B.session():
+        sizes = [B.bounded(_allocate, k << 20, timeout=60) for k in (150, 160, 170, 180, 190)]
+        assert [o.value for o in sizes] == [k << 20 for k in (150, 160, 170, 180, 190)]  # the cap is not used up
+        big = B.bounded(_allocate, 600 << 20, timeout=60)
+        assert isinstance(big, B.Failed) and big.error.startswith("out of memory")
+        assert B.bounded(_allocate, 100 << 20, timeout=60).value == 100 << 20  # a fresh worker after it
+
+
+def test_the_worker_sees_the_parent_state_and_odd_calls_fork():
+    with B.session():
+        with mpmath.workdps(50):
+            assert B.bounded(_dps, timeout=30).value == 50
+        with mpmath.workdps(20):
+            assert B.bounded(_dps, timeout=30).value == 20  # the precision is part of the memo's key
+        assert B.bounded(lambda: os.getpid() + 0, timeout=30).ok  # a lambda does not pickle: a fresh child
+        seen = {}
+
+        def other_thread() -> None:
+            seen["pid"] = B.bounded(_pid_and, "t", timeout=30).value[0]
+
+        worker = B.bounded(_pid_and, "m", timeout=30).value[0]
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join(60)
+        assert seen["pid"] not in (worker, os.getpid())  # another thread: not the session's worker
+
+
+def test_a_derivation_is_the_same_with_and_without_the_session(monkeypatch):
+    """Every piece, verdict, provenance line and note of LogSum(2) and of q = 1/(1 + w) (Omega = w**3/3)."""
+    import contextlib
+
+    from symdual import derivation
+
+    def snapshot(d) -> dict:
+        return {"pieces": [str(getattr(d, k)) for k in ("omega", "f_dual", "eta_hat", "omega_prime")],
+                "series": {k: str(v) for k, v in d.series.items()}, "limits": {k: str(v) for k, v in d.limits.items()},
+                "provenance": {k: (p.method, p.how, p.precision) for k, p in d.provenance.items()},
+                "verdicts": {k: (v.status, v.by, v.detail) for k, v in d.properties.items()}, "notes": d.notes}
+
+    rules = [dict(eta_hat="w*(w+eps)", params={"eps": 2}), dict(keep_prob="1/(1 + w)")]
+    records = [sd.derive(**kw, timeout=60) for kw in rules]
+    monkeypatch.setattr(derivation, "session", contextlib.nullcontext)
+    assert [snapshot(d) for d in records] == [snapshot(sd.derive(**kw, timeout=60)) for kw in rules]
+    w = records[0].rule.expr.free_symbols.pop()  # the engine's w
+    assert sp.simplify(records[0].omega - sp.log(1 + w / 2)) == 0 and sp.simplify(records[1].omega - w**3 / 3) == 0

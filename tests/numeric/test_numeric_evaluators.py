@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 import symdual
-from symdual.numeric.evaluators import ClosedForm, Quadrature, small_argument
+from symdual.numeric.evaluators import ClosedForm, EnginePiece, Quadrature, small_argument
 from symdual.parsing import FUNCTIONS, parse_expr
 
 mpmath.mp.dps = 30
@@ -163,6 +163,67 @@ def test_min_heaviside_gamma_evaluate():
     g = ClosedForm(sp.gamma(W + 1), W)
     _assert_close(g(np.array([1e-12, 0.5, 10.0, 200.0])),
                   [_ref(lambda v: mpmath.gamma(v + 1), x) for x in (1e-12, 0.5, 10.0)] + [np.inf])
+
+
+def test_keep_probability_one_is_plus_infinity():
+    """eta_hat = q/(1 - q) with q = min(1, sqrt w) (and a truncated q = 1/3, then 1) read NaN beyond the cap:
+    mpmath's 1/0 replaced the float64 +inf (truth: no dropout, eta_hat = +oo)."""
+    xs = np.array([0.25, 1.0, 2.5, 1e3, 1e300])
+    capped = ClosedForm(sp.Min(1, sp.sqrt(W)) / (1 - sp.Min(1, sp.sqrt(W))), W)
+    _assert_close(_quiet(capped, xs), [1.0] + [np.inf] * 4, rtol=1e-15)
+    step = sp.Piecewise((sp.Rational(1, 3), W < 2), (1, True))
+    _assert_close(_quiet(ClosedForm(2 * step / (1 - step), W), xs), [1.0, 1.0] + [np.inf] * 3, rtol=1e-15)
+
+
+def _sinc2(w: mpmath.mpf) -> mpmath.mpf:
+    """(1 - cos w)/w**2 = 2 sin(w/2)**2/w**2, without cancellation."""
+    return 2 * mpmath.sin(w / 2) ** 2 / w**2
+
+
+def test_loss_of_significance_is_recomputed():
+    """(1 - cos w)/w**2 (no rewrite rule knows it) loses 4 digits at w = 1e-6 and reads 0/0 below 1e-8:
+    the probe finds where float64 is off and those points are recomputed in mpmath, whatever else is in
+    the array; log1p(w/2), exact in float64, is left alone."""
+    closed = ClosedForm((1 - sp.cos(W)) / W**2, W)
+    xs = np.array([1e-300, 1e-12, 1e-6, 1e-3, 0.5, 3.0])
+    _assert_close(_quiet(closed, xs), [_ref(_sinc2, x) for x in xs], rtol=1e-13)
+    assert closed(np.array([1e-6]))[0] == closed(xs)[2]
+    assert closed.suspect()[0].size >= 1
+    assert ClosedForm(sp.log(1 + W / 2), W).suspect()[0].size == 0
+
+
+def test_dual_near_zero_does_not_cancel():
+    """f of a capped LogSum, 2 log((s + 1)/2) - (s - 1)**2/(4 eta) with s = sqrt(1 + 4 eta), was 1.3e-10 off at
+    eta = 1e-6 (the two terms cancel): reference 2 log((s + 1)/2) - 4 eta/(s + 1)**2."""
+    s_ = sp.sqrt(4 * ETA + 1)
+    closed = ClosedForm(2 * sp.log(s_ / 2 + sp.Rational(1, 2)) - (s_ - 1) ** 2 / (4 * ETA), ETA)
+
+    def ref(e: mpmath.mpf) -> mpmath.mpf:
+        r = mpmath.sqrt(1 + 4 * e)
+        return 2 * mpmath.log((r + 1) / 2) - 4 * e / (r + 1) ** 2
+
+    xs = np.array([1e-12, 1e-9, 1e-6, 1e-3, 1.0, 2.0])
+    _assert_close(_quiet(closed, xs), [_ref(ref, x) for x in xs], rtol=1e-13)
+
+
+def test_adaptive_mpmath_path():
+    """mp() at 30 digits of (1 - cos w)/w**2 at w = 1e-20: the formula at 40 digits reads 0."""
+    closed = ClosedForm((1 - sp.cos(W)) / W**2, W)
+    with mpmath.workdps(40):
+        want = _sinc2(mpmath.mpf("1e-20"))
+        assert abs(closed.mp(1e-20, 30) - want) <= mpmath.mpf(10) ** -29 * want
+
+
+def test_engine_piece_recomputes_overflow():
+    """A solver whose float64 path overflows (f(eta) = eta**2 at eta = 8e199) takes its mpmath value there."""
+    def fn(x: object) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        with np.errstate(all="ignore"):
+            return np.where(x < 1e100, x, np.nan)
+
+    piece = EnginePiece(fn, lambda x, dps=40: mpmath.mpf(x))
+    _assert_close(piece(np.array([2.0, 1e200, 1e300])), [2.0, 1e200, 1e300], rtol=0)
+    assert np.isnan(EnginePiece(fn)(np.array([1e200]))[0])
 
 
 # every function of the parser's whitelist, against mpmath typed by hand
