@@ -85,6 +85,7 @@ class ClosedForm:
         self._np = self._float_path()
         self._limits = {"0": as_float(self.at_zero), "oo": as_float(self.at_inf)}
         self._suspect: tuple[Array, Array] | None = None
+        self._infinite = _infinite_branches(self.expr, self.x)
 
     def _float_path(self) -> Callable[[Array], Array]:
         """The stable NumPy/SciPy function; the plain lambdified one; else mpmath point by point."""
@@ -182,6 +183,8 @@ class ClosedForm:
         replace only values whose adaptive mpmath evaluation converged (a finite float64 value stays otherwise);
         a float64 +-inf stands where mpmath does not evaluate."""
         where = where & np.isfinite(mag) & (mag > 0)
+        if where.any() and self._infinite is not None:
+            where &= ~self._infinite(mag)  # exactly +-oo there: nothing to recompute
         if not where.any():
             return
         points, inverse = np.unique(mag[where], return_inverse=True)
@@ -303,6 +306,34 @@ class ClosedForm:
             return False
         v = float(x)
         return any(a < v < b for a, b in zip(lo, hi, strict=True))
+
+
+def _infinite_branches(expr: sp.Expr, x: sp.Symbol) -> Callable[[Array], Array] | None:
+    """For a Piecewise whose value is +-oo on some branches, the mask of x where such a branch is the one taken
+    (the first whose condition holds); None otherwise, or if the conditions do not evaluate in NumPy."""
+    if not isinstance(expr, sp.Piecewise) or not any(e in (sp.oo, -sp.oo) for e, _ in expr.args):
+        return None
+    try:
+        conds = [sp.lambdify(x, c, modules="numpy") for _, c in expr.args]
+        infinite = [e in (sp.oo, -sp.oo) for e, _ in expr.args]
+        probe = np.array([0.5, 2.0])
+        for cond in conds:
+            np.broadcast_to(np.asarray(cond(probe), dtype=bool), probe.shape)
+    except Exception:  # noqa: BLE001 - a condition NumPy cannot evaluate: recompute as before
+        return None
+
+    def mask(mag: Array) -> Array:
+        taken = np.zeros(mag.shape, dtype=bool)
+        hit = np.zeros(mag.shape, dtype=bool)
+        with np.errstate(all="ignore"):
+            for cond, inf in zip(conds, infinite, strict=True):
+                now = np.broadcast_to(np.asarray(cond(mag), dtype=bool), mag.shape) & ~taken
+                if inf:
+                    hit |= now
+                taken |= now
+        return hit
+
+    return mask
 
 
 def _digits_of(x: mpmath.mpf) -> int:

@@ -306,3 +306,21 @@ def test_hardthresh_large_k_is_sized_by_the_data():
     assert props["continuity"].status == "refuted"
     assert hardthresh.omega(np.array([3.0, 0.0, 1.0]), 30_000_000) == 0.0
     assert hardthresh.omega(np.array([3.0, 2.0, 1.0]), 2) == np.inf
+
+
+def test_a_branch_that_is_exactly_infinite_is_not_recomputed(monkeypatch):
+    """Beyond MCP's cap eta_hat is the branch oo itself: +inf is exact there, so no mpmath child is started
+    (each one cost a fork per call in training loops); a finite branch that overflows is still recomputed."""
+    from symdual.numeric import evaluators
+
+    x = sp.Symbol("x", positive=True)
+    closed = evaluators.ClosedForm(sp.Piecewise((sp.exp(x), x < 1000), (sp.oo, True)), x)
+    calls = []
+    real_bounded = evaluators.bounded
+    monkeypatch.setattr(evaluators, "bounded", lambda fn, *a, **k: calls.append(fn) or real_bounded(fn, *a, **k))
+    closed.suspect()
+    calls.clear()
+    assert np.array_equal(closed(np.array([2.0, 1e3, 5e3])), np.array([np.exp(2.0), np.inf, np.inf]))
+    assert calls == []
+    got = closed(np.array([800.0]))  # exp(800) overflows float64 inside the finite branch: recomputed (+inf)
+    assert got[0] == np.inf and len(calls) == 1
