@@ -237,13 +237,13 @@ class ClosedForm:
                 value = self._mp_once(+x)
             if value is not None and prev is not None:
                 if value == prev == 0:
-                    deep = dps + 10 + 2 * int(abs(mpmath.log10(x)))
+                    deep = dps + 10 + 2 * _decades(x)
                     with mpmath.workdps(min(MAX_DPS, max(2 * work, deep))):
                         final = self._mp_once(+x)
                     return (final, True) if final is not None else (value, True)
                 if abs(value - prev) <= tol * abs(value):
                     return value, True
-            if value is None and prev is None and work > max(4 * (dps + 10), 2 * abs(mpmath.log10(x)) + dps):
+            if value is None and prev is None and work > max(4 * (dps + 10), 2 * _decades(x) + dps):
                 return None, False  # a pole (or a function mpmath lacks) at every precision tried
             prev = value if value is not None else prev
             work *= 2
@@ -334,6 +334,11 @@ def _infinite_branches(expr: sp.Expr, x: sp.Symbol) -> Callable[[Array], Array] 
         return hit
 
     return mask
+
+
+def _decades(x: mpmath.mpf) -> int:
+    """|log10 x| for a finite x != 0 (the digits a tiny or huge argument asks for); 0 at 0 and +-oo."""
+    return int(abs(mpmath.log10(abs(x)))) if mpmath.isfinite(x) and x != 0 else 0
 
 
 def _digits_of(x: mpmath.mpf) -> int:
