@@ -40,18 +40,24 @@ import sympy as sp
 import torch
 
 from ..errors import InputError
-from ..numeric.chebyshev import fit_cells, fit_integral
+from ..numeric.chebyshev import EXPONENT_BIAS, MANTISSA_BITS, BinaryPieces, fit_binary
 from ..rules import w as W
 
 if TYPE_CHECKING:
     from ..record import Derivation
 
-__all__ = ["Term", "Tail", "ChebTable", "TableSource", "fit_table", "table_source", "table_functions",
+__all__ = ["Term", "Tail", "Grid", "ChebTable", "TableSource", "fit_table", "table_source", "table_functions",
            "TableModule", "series_terms"]
 
-DEGREE = 12
+DEGREE = 8
 TOL = 5e-14
-"""Fit tolerance against the engine: |y - y_table| (absolute) and relative error of w**2/eta_hat."""
+"""float64 fit tolerance against the engine: relative error of Omega' = w/eta_hat and of eta_hat/w."""
+TOL32 = 1e-7
+"""float32 fit tolerance against the float64 table: relative error of Omega, Omega' and eta_hat/w."""
+_LADDER64 = ((4, 8), (4, 10), (5, 10), (6, 12), (7, 14))
+"""(log2 pieces per binade, degree) tried in turn for float64."""
+_LADDER32 = ((5, 3), (6, 3), (6, 4), (7, 4))
+"""(log2 pieces per binade, degree) tried in turn for float32: cubics on 32 pieces per binade first."""
 VALIDATE_DPS = 30
 _LADDER_LO = tuple(10.0 ** -k for k in range(2, 31))
 _LADDER_HI = tuple(10.0 ** k for k in range(1, 17))
@@ -198,25 +204,69 @@ def _tail_holds(tail: Tail, eta_of: Callable, points: np.ndarray, tol: float) ->
 
 # ------------------------------------------------------------------ the table
 @dataclass(frozen=True)
-class ChebTable:
-    """Omega and eta_hat of one derivation on pieces of x = log|w| (see the module docstring).
+class Grid:
+    """One dtype's table: ``coefs`` (3, pieces, K) rows Omega(a) - Omega(0), Omega'(a), eta_hat(a)/a as power
+    series in the local u of each piece (see :class:`symdual.numeric.chebyshev.BinaryPieces`): ``main`` pieces
+    first (binades e_lo <= e < e_hi of a, from piece ``offset`` of the bits' index on), then, for a capped penalty,
+    ``near`` pieces in delta = cap - a (binades of delta below ``delta_max``), then one piece for a >= cap."""
 
-    ``omega`` (degree + 2, panels) and ``log_ratio`` (degree + 1, panels): Chebyshev coefficients per piece,
-    rows by degree; ``counts``: pieces per cell (cells of width ``cell`` from ``x_lo``); ``edges``: the piece
-    edges in x; ``errors``: measured max relative error of the torch code vs mpmath, keys 'omega/float64',
-    'omega/float32', 'eta_hat/float64', 'eta_hat/float32'.
+    dtype: str
+    split: int
+    e_lo: int
+    e_hi: int
+    coefs: np.ndarray = field(repr=False)
+    cap: float | None = None
+    delta_max: float = 0.0
+    near_e_lo: int = 0
+    near_e_hi: int = 0
+    error: float = 0.0
+
+    @property
+    def bits(self) -> int:
+        return MANTISSA_BITS[self.dtype]
+
+    @property
+    def shift(self) -> int:
+        return self.bits - self.split
+
+    @property
+    def main_pieces(self) -> int:
+        return (self.e_hi - self.e_lo) << self.split
+
+    @property
+    def offset(self) -> int:
+        """Bits index (bits >> shift) of the first main piece."""
+        return (self.e_lo + EXPONENT_BIAS[self.dtype]) << self.split
+
+    @property
+    def near_offset(self) -> int:
+        return (self.near_e_lo + EXPONENT_BIAS[self.dtype]) << self.split
+
+    @property
+    def near_pieces(self) -> int:
+        return (self.near_e_hi - self.near_e_lo) << self.split
+
+    @property
+    def degree(self) -> int:
+        return self.coefs.shape[2] - 1
+
+
+@dataclass(frozen=True)
+class ChebTable:
+    """Omega, Omega' and eta_hat of one derivation as piecewise polynomials on binary grids (module docstring).
+
+    ``f64``: the table on [w_lo, w_hi) (powers of two; up to the cap for a capped penalty), the series beyond;
+    ``f32``: every float32 (no tails: the series and the cap are tabulated too).  ``errors``: measured max
+    relative error of the torch code vs mpmath, keys 'omega/float64', 'omega/float32', 'eta_hat/float64',
+    'eta_hat/float32'.
     """
 
     title: str
     piece: str
     w_lo: float
     w_hi: float
-    x_lo: float
-    cell: float
-    counts: np.ndarray = field(repr=False)
-    edges: np.ndarray = field(repr=False)
-    omega: np.ndarray = field(repr=False)
-    log_ratio: np.ndarray = field(repr=False)
+    f64: Grid = field(repr=False)
+    f32: Grid = field(repr=False)
     omega_lo: float
     omega_hi: float
     low: Tail
@@ -228,31 +278,15 @@ class ChebTable:
 
     @property
     def panels(self) -> int:
-        return self.log_ratio.shape[1]
+        return self.f64.coefs.shape[1]
 
     @property
     def degree(self) -> int:
-        return self.log_ratio.shape[0] - 1
+        """Degree of the float64 Omega' and eta_hat/a pieces (Omega: one more)."""
+        return self.f64.degree - 1
 
-    @property
-    def grid(self) -> np.ndarray:
-        """[first piece of each cell, pieces of each cell, exp(-x_i) at the left edge of each piece, 4/h_i]."""
-        first = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
-        ref = self.log_ratio_ref
-        return np.concatenate([first, self.counts, np.exp(-self.edges[:-1]), 4.0 / np.diff(self.edges),
-                               np.exp(ref), np.exp(-ref)]).astype(float)
-
-    @property
-    def log_ratio_ref(self) -> np.ndarray:
-        """y_i: the float32-rounded mean of y on each piece, subtracted from its table (see ``ratio_table``)."""
-        return self.log_ratio[0].astype(np.float32).astype(float)
-
-    @property
-    def ratio_table(self) -> np.ndarray:
-        """The coefficients of y - y_i per piece (rows by degree)."""
-        out = self.log_ratio.copy()
-        out[0] -= self.log_ratio_ref
-        return out
+    def same_fit(self, other: ChebTable) -> bool:
+        return self.title == other.title and np.array_equal(self.f64.coefs, other.f64.coefs, equal_nan=True)
 
 
 def _key(d: Derivation, degree: int, tol: float, n_validate: int) -> tuple:
@@ -265,8 +299,10 @@ def fit_table(d: Derivation, piece: str = "omega", *, degree: int = DEGREE, tol:
               n_validate: int = 16) -> ChebTable:
     """The table of Omega and eta_hat of ``d`` (one fit serves both pieces; cached in memory by rule).
 
-    Fitted to ``d.evaluate('eta_hat')`` to ``tol``; validated (``errors``) by running the generated torch code
-    in float64 and float32 against ``d.evaluate_mp`` at ``n_validate`` points over both tails and the table.
+    Omega' and eta_hat/w fitted to ``d.evaluate('eta_hat')`` to relative ``tol`` in float64 (pieces of degree
+    ``degree`` or more), Omega their exact antiderivative; the float32 table fitted to that to ``TOL32``;
+    validated (``errors``) by running the generated torch code in float64 and float32 against ``d.evaluate_mp``
+    at ``n_validate`` points over both tails and the table.
     """
     if piece not in ("omega", "eta_hat"):
         raise InputError(f"a table is fitted for 'omega' or 'eta_hat', not {piece!r}")
@@ -289,6 +325,12 @@ def _engine_eta(d: Derivation) -> Callable[[np.ndarray], np.ndarray]:
     return lambda w: np.asarray(d.evaluate("eta_hat", np.asarray(w, dtype=float)), dtype=float)
 
 
+def _binade(x: float, up: bool) -> int:
+    """The exponent of the power of two at or below (``up``: at or above) x > 0."""
+    m, e = math.frexp(x)  # x = m 2**e, m in [1/2, 1)
+    return e if up and m != 0.5 else e - 1
+
+
 def _fit(d: Derivation, degree: int, tol: float) -> ChebTable:
     eta_of = _engine_eta(d)
     low, w_lo = _choose_low(d, eta_of, tol)
@@ -298,32 +340,32 @@ def _fit(d: Derivation, degree: int, tol: float) -> ChebTable:
     else:
         highs = _choose_high(d, eta_of, tol)
 
-    def log_ratio(x: np.ndarray) -> np.ndarray:
-        w = np.exp(x)
+    def slope_ratio(w: np.ndarray) -> np.ndarray:
+        eta = eta_of(w)
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            return np.log(eta_of(w) / w)[None, :]
+            return np.stack([w / eta, eta / w])
 
-    def slope_dx(x: np.ndarray) -> np.ndarray:  # dOmega/dx = w Omega'(w) = w**2/eta_hat
-        w = np.exp(x)
-        with np.errstate(over="ignore", invalid="ignore"):
-            return np.nan_to_num(w / (eta_of(w) / w), nan=0.0)
-
-    last: Exception | None = None
+    e_lo = _binade(w_lo, up=False)
+    omega_lo = float(_sum(low.omega, np.array([2.0 ** e_lo]))[0]) if low.kind == "series" \
+        else float(d.evaluate("omega", 2.0 ** e_lo))
+    last = "no fit"
     for high, w_hi in highs:
-        x_lo, x_hi = math.log(w_lo), math.log(w_hi)
-        try:
-            fit = fit_cells(log_ratio, x_lo, x_hi, (1.0,), degree=degree, tol=tol)  # |dy| <= tol (1 + |y|)
-        except ValueError as exc:
-            last = exc
+        cap_value = w_hi if high.kind == "cap" else None
+        e_hi = _binade(w_hi, up=high.kind != "none")
+        for split, deg in _LADDER64:
+            deg = max(deg, degree)
+            grid = _grid64(slope_ratio, e_lo, e_hi, split, deg, omega_lo, cap_value)
+            if grid.error <= tol:
+                break
+        else:
+            last = f"error {grid.error:.1e} > {tol:g} at {1 << split} pieces per binade of degree {deg}"
             continue
-        omega_lo = float(_sum(low.omega, np.array([w_lo]))[0]) if low.kind == "series" \
-            else float(d.evaluate("omega", w_lo))
-        big, at_edges, omega_error = fit_integral(slope_dx, fit.edges, degree + 2, omega_lo)
-        return ChebTable(title=d.title(), piece="omega", w_lo=w_lo, w_hi=w_hi, x_lo=x_lo,
-                         cell=(x_hi - x_lo) / fit.counts.size, counts=fit.counts, edges=fit.edges,
-                         omega=np.ascontiguousarray(big.T), log_ratio=np.ascontiguousarray(fit.coefs[:, :, 0].T),
-                         omega_lo=omega_lo, omega_hi=float(at_edges[-1]), low=low, high=high,
-                         fit_error=max(fit.error, omega_error), fit_seconds=0.0)
+        low_end, high_end = 2.0 ** e_lo, (cap_value if cap_value is not None else 2.0 ** e_hi)
+        omega_hi = _cap_value(grid) if cap_value is not None else float(grid.coefs[0, -1].sum())  # u = 1
+        table = ChebTable(title=d.title(), piece="omega", w_lo=low_end, w_hi=high_end, f64=grid, f32=grid,
+                          omega_lo=omega_lo, omega_hi=omega_hi, low=low, high=high, fit_error=grid.error,
+                          fit_seconds=0.0)
+        return dataclasses.replace(table, f32=_grid32(table))
     raise InputError(f"no Chebyshev table for {d.title()}: {last}")
 
 
@@ -346,6 +388,167 @@ def _choose_high(d: Derivation, eta_of: Callable, tol: float) -> list[tuple[Tail
                 return [(tail, w_hi)]
     none = Tail("none", text="no certified tail: NaN")
     return [(none, w_hi) for w_hi in _NO_TAIL_HI]
+
+
+def _antiderivative(slope: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per piece, the powers of u of width * int_0^u slope (constant term 0) and its value at u = 1."""
+    k = np.arange(1, slope.shape[1] + 1)
+    rise = np.concatenate([np.zeros((slope.shape[0], 1)), width[:, None] * slope / k], axis=1)
+    return rise, rise.sum(axis=1)
+
+
+def _running(start: float, steps: np.ndarray) -> np.ndarray:
+    """start + cumulative sums of steps, compensated (Neumaier): start, start + s0, ..."""
+    out = np.empty(steps.size + 1)
+    total, carry = start, 0.0
+    out[0] = start
+    for n, s in enumerate(steps.tolist()):
+        t = total + s
+        carry += (total - t) + s if abs(total) >= abs(s) else (s - t) + total
+        total = t
+        out[n + 1] = total + carry
+    return out
+
+
+def _grid64(slope_ratio: Callable, e_lo: int, e_hi: int, split: int, degree: int, omega_lo: float,
+            cap: float | None) -> Grid:
+    """The float64 grid: Omega' and eta_hat/a fitted, Omega their antiderivative from omega_lo at 2**e_lo."""
+    near_hi = _binade(cap, up=False) - 2 if cap is not None else 0
+    delta_max = 2.0 ** near_hi if cap is not None else 0.0
+    main = fit_binary(slope_ratio, e_lo, e_hi, split, degree, (0.0, 0.0),
+                      stop=None if cap is None else cap - delta_max)
+    width = np.diff(main.edges())
+    rise, total = _antiderivative(main.coefs[0], width)
+    live = ~np.isnan(total)
+    if cap is not None:  # the piece holding the stop ends there
+        stop = cap - delta_max
+        last = int(np.flatnonzero(live)[-1])
+        total[last] = float(np.polyval(rise[last][::-1], (stop - main.edges()[last]) / width[last]))
+    starts = _running(omega_lo, np.where(live, total, 0.0))
+    omega = rise.copy()
+    omega[:, 0] = starts[:-1]
+    coefs = [np.stack([omega, _pad(main.coefs[0]), _pad(main.coefs[1])])]
+    error = float(main.error.max())
+    near_lo = near_hi
+    if cap is not None:
+        near_lo = _binade(cap, up=False) - MANTISSA_BITS["float64"] - 1
+        near = fit_binary(lambda delta: slope_ratio(cap - delta), near_lo, near_hi, split, degree, (0.0, 0.0))
+        width_d = np.diff(near.edges())
+        rise_d, total_d = _antiderivative(near.coefs[0], width_d)
+        # Omega(cap - delta) = Omega(cap - right end) + (total - rise(u)): from delta_max down to 0
+        ends = _running(float(starts[-1]), total_d[::-1])[::-1]  # Omega at the left end (in delta) of each piece
+        omega_d = -rise_d
+        omega_d[:, 0] = ends[:-1]
+        coefs.append(np.stack([omega_d, _pad(near.coefs[0]), _pad(near.coefs[1])]))
+        coefs.append(_cap_piece(float(ends[0]), degree + 2))
+        error = max(error, float(near.error.max()))
+    return Grid("float64", split, e_lo, e_hi, np.concatenate(coefs, axis=1), cap, delta_max, near_lo, near_hi, error)
+
+
+def _pad(coefs: np.ndarray) -> np.ndarray:
+    """One more power (coefficient 0), the width of Omega's rows."""
+    return np.concatenate([coefs, np.zeros((coefs.shape[0], 1))], axis=1)
+
+
+def _cap_piece(omega_hi: float, n: int) -> np.ndarray:
+    """Omega = omega_hi, Omega' = 0, eta_hat/a = inf: the piece every a >= cap is sent to."""
+    out = np.zeros((3, 1, n))
+    out[0, 0, 0], out[2, 0, 0] = omega_hi, math.inf
+    return out
+
+
+def _cap_value(grid: Grid) -> float:
+    return float(grid.coefs[0, -1, 0])
+
+
+def _eval64(grid: Grid, a: np.ndarray) -> np.ndarray:
+    """The float64 grid at a in [2**e_lo, 2**e_hi) (below the cap): (3, a.size), by the torch code's arithmetic."""
+    a = np.asarray(a, dtype=float)
+    pieces = BinaryPieces(grid.e_lo, grid.e_hi, grid.split, grid.coefs[:, : grid.main_pieces], np.zeros(3))
+    if grid.cap is None:
+        return pieces(a)
+    out = pieces(np.minimum(a, grid.cap - grid.delta_max))
+    near = (grid.cap - a < grid.delta_max) & (a < grid.cap)
+    if near.any():
+        end = grid.main_pieces + grid.near_pieces
+        delta = BinaryPieces(grid.near_e_lo, grid.near_e_hi, grid.split, grid.coefs[:, grid.main_pieces:end],
+                             np.zeros(3))
+        out[:, near] = delta(np.maximum(grid.cap - a[near], 2.0 ** grid.near_e_lo))
+    out[:, a >= grid.cap] = grid.coefs[:, -1, :1]
+    return out
+
+
+def _reference(table: ChebTable, a: np.ndarray) -> np.ndarray:
+    """(Omega - Omega(0), Omega', eta_hat/a) at a > 0 in float64: the series below w_lo, the float64 table, the
+    series (or the cap, or NaN) beyond: what the float32 table is fitted to."""
+    a = np.asarray(a, dtype=float)
+    out = np.full((3, a.size), np.nan)
+    below, inside = a < table.w_lo, (a >= table.w_lo) & (a < table.w_hi)
+    beyond = a >= table.w_hi
+    with np.errstate(all="ignore"):
+        if below.any():
+            out[:, below] = _tail_values(table, table.low, a[below], 0.0)
+        if inside.any():
+            out[:, inside] = _eval64(table.f64, a[inside])
+        if beyond.any() and table.high.kind == "cap":
+            out[:, beyond] = table.f64.coefs[:, -1, :1]
+        elif beyond.any() and table.high.kind == "series":
+            constant = table.omega_hi - float(_sum(table.high.omega, np.array([table.w_hi]))[0])
+            out[:, beyond] = _tail_values(table, table.high, a[beyond], constant)
+    return out
+
+
+def _tail_values(table: ChebTable, tail: Tail, a: np.ndarray, constant: float) -> np.ndarray:
+    if tail.kind == "linear":
+        slope = table.omega_lo / table.w_lo
+        return np.stack([slope * a, np.full_like(a, slope), np.full_like(a, 1.0 / slope)])
+    s = _sum(tail.eta, a)
+    slope = s if tail.eta_form == "slope" else 1.0 / s
+    return np.stack([constant + _sum(tail.omega, a), slope, 1.0 / slope])
+
+
+def _grid32(table: ChebTable) -> Grid:
+    """The float32 grid over every float32 (bits index from 0): subnormals (block 0) linear in Omega', normal
+    binades fitted to :func:`_reference`, inf/NaN (block 255) NaN; near the cap a delta grid as in float64."""
+    cap = None if table.f64.cap is None else float(np.float32(table.f64.cap))
+    if cap is not None and cap > table.f64.cap:
+        cap = float(np.nextafter(np.float32(cap), np.float32(0)))  # the float32 cap at or below the true one
+    f32_max = float(np.finfo(np.float32).max)
+
+    def fun(a: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.clip(_reference(table, a), -f32_max, f32_max)  # inf (eta_hat/a at the cap) stays finite
+
+    for split, deg in _LADDER32:
+        near_hi = _binade(cap, up=False) - 2 if cap is not None else 0
+        delta_max = 2.0 ** near_hi if cap is not None else 0.0
+        main = fit_binary(fun, -126, 128, split, deg, (0.0, 0.0, 0.0), stop=None if cap is None else cap - delta_max)
+        error = float(main.error.max())
+        s = 1 << split
+        tiny = fun(np.array([2.0 ** -126]))[:, 0]
+        sub = np.zeros((3, s, deg + 1))
+        v1 = 2.0 ** -126 / s
+        sub[0, 0, 2], sub[1, 0, 1] = tiny[1] * v1 / 2, tiny[1]  # Omega = s0 v**2/(2 v1), Omega' = s0 v/v1
+        sub[0, 1:, 0], sub[0, 1:, 1] = tiny[1] * v1 * (np.arange(1, s) - 0.5), tiny[1] * v1
+        sub[1, 1:, 0] = tiny[1]
+        sub[2, :, 0] = tiny[2]
+        parts = [sub, main.coefs, np.full((3, s, deg + 1), np.nan)]
+        near_lo = near_hi
+        if cap is not None:
+            near_lo = _binade(cap, up=False) - MANTISSA_BITS["float32"] - 1
+            near = fit_binary(lambda delta: fun(cap - delta), near_lo, near_hi, split, deg, (0.0, 0.0, 0.0))
+            error = max(error, float(near.error.max()))
+            parts += [near.coefs, _cap_piece(table.omega_hi, deg + 1)]
+        if error <= TOL32:
+            break
+    coefs = np.concatenate(parts, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        over = np.any(np.isinf(coefs.astype(np.float32)) & ~np.isinf(coefs), axis=2)  # overflows in float32
+    if over.any():  # the true values overflow there too: constant +-inf
+        sign = np.sign(coefs[:, :, 0])[over]
+        coefs[over] = 0.0
+        coefs[over, 0] = np.where(sign < 0, -math.inf, math.inf)
+    return Grid("float32", split, -127, 129, coefs, cap, delta_max, near_lo, near_hi, error)
 
 
 # ------------------------------------------------------------------ validation
@@ -406,18 +609,13 @@ class TableSource:
 
 
 _COMMON = '''
-def _tab_take(t, i):
-    """t[i] for a 1-D t and an index tensor i of any shape (index_select: batched under vmap)."""
-    return torch.index_select(t, 0, i.reshape(-1)).reshape(i.shape)
-
-
-def _tab_clenshaw(c, i, s2):
-    """sum_j c[j, i] T_j(s) by Clenshaw: b_j = c_j + 2s b_{j+1} - b_{j+2}, value c_0 + s b_1 - b_2 (s2 = 2s)."""
-    b2 = _tab_take(c[-1], i)
-    b1 = _tab_take(c[-2], i) + s2 * b2
-    for j in range(c.shape[0] - 3, 0, -1):
-        b1, b2 = _tab_take(c[j], i) + s2 * b1 - b2, b1
-    return _tab_take(c[0], i) + 0.5 * s2 * b1 - b2
+def _tab_horner(c, i, u):
+    """sum_j c[j][i] u**j by Horner (c: (degree + 1, pieces), one gather per power; index_select batches under
+    vmap)."""
+    acc = torch.index_select(c[-1], 0, i)
+    for j in range(c.shape[0] - 2, -1, -1):
+        acc = torch.addcmul(torch.index_select(c[j], 0, i), acc, u)
+    return acc
 
 
 def _tab_compute(w, b64, b32):
@@ -427,58 +625,70 @@ def _tab_compute(w, b64, b32):
     return w.to(torch.float32), b32.to(torch.float32)
 '''
 
+_LOCATE = '''
+def _tab_{t}locate{bits}(a):
+    """Piece i and local u in [0, 1) of a = |w| >= 0 ({dtype}) from its bits, exact integer arithmetic: binade
+    and top {split} mantissa bits give i, the other mantissa bits u{more}."""
+    b = a.view(torch.{itype})
+    i = {index}
+    u = (b & {mask}).to(torch.{dtype}) * {scale!r}{near}
+    return i, u
+'''
+
+_NEAR = '''
+    d = {cap!r} - a  # exact (Sterbenz) where it is used, below delta_max = {delta_max!r}
+    bd = torch.clamp(d, min=0.0).view(torch.{itype})
+    near = d < {delta_max!r}
+    i = torch.where(near, torch.clamp((bd >> {shift}) - {near_offset}, 0, {near_last}) + {near_base}, i)
+    u = torch.where(near, (bd & {mask}).to(torch.{dtype}) * {scale!r}, u)
+    i = torch.where(a >= {cap!r}, {cap_piece}, i)'''
+
 _PER_TABLE = '''
-def _tab_{t}locate(a, grid):
-    """Piece i of a in [w_lo, w_hi] by arithmetic: cell k = floor(t), t = (log a - x_lo)/H, then
-    i = first[k] + floor((t - k) count[k]); and 2s = 4 log(a exp(-x_i))/h_i - 2 (accurate in float32).
-    grid = [first piece, pieces of each cell; exp(-x_i), 4/h_i, exp(y_i), exp(-y_i) of each piece]."""
-    t = torch.nan_to_num(torch.clamp((torch.log(a) - {x_lo!r}) * {inv_cell!r}, 0.0, {n_cells!r}))
-    k = torch.clamp(torch.floor(t), max={last_cell!r})
-    kl = k.long()
-    count = _tab_take(grid, kl + {n_cells_int})
-    i = (_tab_take(grid, kl) + torch.minimum(torch.floor((t - k) * count), count - 1.0)).long()
-    return i, _tab_take(grid, i + {off_h}) * torch.log(a * _tab_take(grid, i + {off_e})) - 2.0
-
-
-def _tab_{t}omega_abs(a, c, grid):
-    """Omega(a) - Omega(0), a = |w|: {low_doc}; the table on [{w_lo!r}, {w_hi!r}]; {high_doc}."""
-    i, s2 = _tab_{t}locate(torch.clamp(a, {w_lo!r}, {w_hi!r}), grid)
-    mid = _tab_clenshaw(c, i, s2)
-    w0 = torch.clamp(a, torch.finfo(a.dtype).tiny, {w_lo!r})
+def _tab_{t}omega_slope(a, c, s):
+    """(Omega(a) - Omega(0), Omega'(a)) at a = |w| (1-D): the tables; {ends_doc}"""
+    if a.dtype != torch.float64:
+        i, u = _tab_{t}locate32(a)
+        return _tab_horner(c, i, u), _tab_horner(s, i, u)
+    i, u = _tab_{t}locate64(a)
+    w0 = torch.clamp(a, {tiny64!r}, {w_lo!r})
     lw0 = torch.log(w0)
     w1 = torch.clamp(a, min={w_hi!r})
     lw1 = torch.log(w1)
-    out = torch.where(a < {w_lo!r}, {omega_low}, torch.where(a {hi_cmp} {w_hi!r}, mid, {omega_high}))
-    return torch.where(a == 0, 0.0, out)
+    omega = torch.where(a < {w_lo!r}, {omega_low}, {omega_mid})
+    slope = torch.where(a < {w_lo!r}, {slope_low}, {slope_mid})
+    return torch.where(a == 0, 0.0, omega), slope
 
 
-def _tab_{t}omega_prime_abs(a, c, grid):
-    """Omega'(a) = a/eta_hat(a) = exp(-(y - y_i)) exp(-y_i), y = log(eta_hat/a) from the table; series beyond."""
-    i, s2 = _tab_{t}locate(torch.clamp(a, {w_lo!r}, {w_hi!r}), grid)
-    mid = torch.exp(-_tab_clenshaw(c, i, s2)) * _tab_take(grid, i + {off_ninv})
-    w0 = torch.clamp(a, torch.finfo(a.dtype).tiny, {w_lo!r})
+def _tab_{t}omega_only(a, c):
+    """Omega(a) - Omega(0) at a = |w| (1-D), without Omega' (no gradient wanted)."""
+    if a.dtype != torch.float64:
+        i, u = _tab_{t}locate32(a)
+        return _tab_horner(c, i, u)
+    i, u = _tab_{t}locate64(a)
+    w0 = torch.clamp(a, {tiny64!r}, {w_lo!r})
     lw0 = torch.log(w0)
     w1 = torch.clamp(a, min={w_hi!r})
     lw1 = torch.log(w1)
-    return torch.where(a < {w_lo!r}, {slope_low}, torch.where(a {hi_cmp} {w_hi!r}, mid, {slope_high}))
+    return torch.where(a == 0, 0.0, torch.where(a < {w_lo!r}, {omega_low}, {omega_mid}))
 
 
-def _tab_{t}eta_abs(a, c, grid):
-    """eta_hat(a) = a exp(y - y_i) exp(y_i), y = log(eta_hat/a) from the table (y - y_i tabulated, y_i a
-    reference per piece: float32 keeps its relative accuracy); the series beyond it."""
-    a_mid = torch.clamp(a, {w_lo!r}, {w_hi!r})
-    i, s2 = _tab_{t}locate(a_mid, grid)
-    mid = a_mid * torch.exp(_tab_clenshaw(c, i, s2)) * _tab_take(grid, i + {off_ref})
-    w0 = torch.clamp(a, torch.finfo(a.dtype).tiny, {w_lo!r})
+def _tab_{t}eta_abs(a, r):
+    """eta_hat(a) = a (eta_hat/a)(a) at a = |w| (1-D) from the table of eta_hat/a; the series beyond it."""
+    if a.dtype != torch.float64:
+        i, u = _tab_{t}locate32(a)
+        return a * _tab_horner(r, i, u)
+    i, u = _tab_{t}locate64(a)
+    w0 = torch.clamp(a, {tiny64!r}, {w_lo!r})
     lw0 = torch.log(w0)
     w1 = torch.clamp(a, min={w_hi!r})
     lw1 = torch.log(w1)
-    return torch.where(a < {w_lo!r}, {eta_low}, torch.where(a {hi_cmp} {w_hi!r}, mid, {eta_high}))
+    return torch.where(a < {w_lo!r}, {eta_low}, {eta_mid})
 '''
 
 _FUNCTION = '''
 class _tab_Omega(torch.autograd.Function):
-    """Omega(|w|) - Omega(0) from the table; backward Omega'(w) = sign(w) |w|/eta_hat(|w|) from the eta_hat table.
+    """Omega(|w|) - Omega(0) from the table, w 1-D; the forward also evaluates Omega'(|w|) sign(w) (same pieces)
+    and saves it: backward is one product.
 
     Written in torch ops with setup_context and generate_vmap_rule: torch.compile traces it without a graph
     break, and torch.func.grad / vmap apply.
@@ -487,34 +697,38 @@ class _tab_Omega(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(w, c_omega, c_ratio, {grids}):
-        return _tab_{o}omega_abs(torch.abs(w), c_omega, {grid_o})
+    def forward(w, c_omega, c_slope):
+        value, slope = _tab_{o}omega_slope(torch.abs(w), c_omega, c_slope)
+        return value, (torch.copysign(slope, w) if w.dtype != torch.float64 else torch.sign(w) * slope)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0], inputs[2], inputs[-1])
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(output[1])
 
     @staticmethod
-    def backward(ctx, grad):
-        w, c_ratio, grid = ctx.saved_tensors
-        slope = _tab_{e}omega_prime_abs(torch.abs(w), c_ratio, grid)
-        return grad * torch.sign(w) * slope, None, None, {nones}
+    def backward(ctx, grad, _):
+        (slope,) = ctx.saved_tensors
+        return grad * slope, None, None
 
 
-def _tab_omega(w, c64, c32, r64, r32, {grid_args}):
+def _tab_omega(w, c64, c32, s64, s32):
     """Omega(|w|) - Omega(0) elementwise in w's dtype (float32 arithmetic for float16/bfloat16)."""
     x, c = _tab_compute(w, c64, c32)
-    _, r = _tab_compute(w, r64, r32)
-    {grid_compute}
-    out = _tab_Omega.apply(x, c, r, {grid_vars})
+    _, s = _tab_compute(w, s64, s32)
+    flat = x.reshape(-1)
+    if torch.is_grad_enabled() and flat.requires_grad:
+        out = _tab_Omega.apply(flat, c, s)[0]
+    else:
+        out = _tab_{o}omega_only(torch.abs(flat), c)
+    out = out.reshape(x.shape)
     return out.to(w.dtype) if w.is_floating_point() else out
 
 
-def _tab_eta_hat(w, r64, r32, u64, u32):
+def _tab_eta_hat(w, r64, r32):
     """eta_hat(|w|) elementwise in w's dtype (float32 arithmetic for float16/bfloat16)."""
     x, r = _tab_compute(w, r64, r32)
-    _, u = _tab_compute(w, u64, u32)
-    out = _tab_{e}eta_abs(torch.abs(x), r, u)
+    out = _tab_{e}eta_abs(torch.abs(x.reshape(-1)), r).reshape(x.shape)
     return out.to(w.dtype) if w.is_floating_point() else out
 '''
 
@@ -525,7 +739,8 @@ def _expr(terms: tuple[Term, ...], var: str) -> str:
 
 
 def _ends(t: ChebTable) -> dict[str, str]:
-    """The torch expressions of Omega, Omega' and eta_hat below w_lo (in w0) and beyond w_hi (in w1)."""
+    """The float64 torch expressions of Omega, Omega' and eta_hat: below w_lo (in w0) the low tail, else the
+    table (``mid``, with the series beyond w_hi in w1)."""
     low, high = t.low, t.high
     if low.kind == "series":
         s = _expr(low.eta, "w0")
@@ -534,43 +749,86 @@ def _ends(t: ChebTable) -> dict[str, str]:
                 "eta_low": f"w0 / {s}" if low.eta_form == "slope" else f"a * {s}",
                 "low_doc": "the series " + low.text + f" below {t.w_lo!r}"}
     else:  # linear: eta_hat/w frozen at w_lo
-        ratio = math.exp(float(np.sum(t.log_ratio[:, 0] * (-1.0) ** np.arange(t.degree + 1))))
-        ends = {"omega_low": f"{t.omega_lo / t.w_lo!r} * w0", "slope_low": f"{1.0 / ratio!r} * torch.ones_like(w0)",
-                "eta_low": f"{ratio!r} * w0", "low_doc": f"below {t.w_lo!r} {low.text}"}
+        slope = t.omega_lo / t.w_lo
+        ends = {"omega_low": f"{slope!r} * w0", "slope_low": f"{slope!r} * torch.ones_like(w0)",
+                "eta_low": f"{1.0 / slope!r} * a", "low_doc": f"below {t.w_lo!r} {low.text}"}
+    mid = {"omega_mid": "_tab_horner(c, i, u)", "slope_mid": "_tab_horner(s, i, u)",
+           "eta_mid": "a * _tab_horner(r, i, u)"}
     if high.kind == "series":
         constant = t.omega_hi - float(_sum(high.omega, np.array([t.w_hi]))[0])
         s = _expr(high.eta, "w1")
-        ends.update(omega_high=f"({constant!r} + {_expr(high.omega, 'w1')})",
-                    slope_high=s if high.eta_form == "slope" else f"1.0 / {s}",
-                    eta_high=f"w1 / {s}" if high.eta_form == "slope" else f"w1 * {s}",
-                    high_doc=f"beyond {t.w_hi!r} the series " + high.text, hi_cmp="<=")
+        beyond = {"omega_mid": f"({constant!r} + {_expr(high.omega, 'w1')})",
+                  "slope_mid": s if high.eta_form == "slope" else f"1.0 / {s}",
+                  "eta_mid": f"w1 / {s}" if high.eta_form == "slope" else f"w1 * {s}"}
+        high_doc = f"from {t.w_hi!r} on the series " + high.text
     elif high.kind == "cap":
-        ends.update(omega_high=f"{t.omega_hi!r}", slope_high="0.0", eta_high="math.inf", hi_cmp="<",
-                    high_doc=f"from the cap {t.w_hi!r} on: constant {t.omega_hi!r}, Omega' = 0, eta_hat = inf")
+        beyond = {}
+        high_doc = f"from the cap {t.w_hi!r} on: constant {t.omega_hi!r}, Omega' = 0, eta_hat = inf"
     else:
-        ends.update(omega_high="math.nan", slope_high="math.nan", eta_high="math.nan", hi_cmp="<=",
-                    high_doc=f"beyond {t.w_hi!r} NaN (no certified tail)")
+        beyond = {"omega_mid": "math.nan", "slope_mid": "math.nan", "eta_mid": "math.nan"}
+        high_doc = f"from {t.w_hi!r} on NaN (no certified tail)"
+    for key, expr in beyond.items():
+        mid[key] = f"torch.where(a < {t.w_hi!r}, {mid[key]}, {expr})"
+    ends.update(mid, ends_doc=f"float64: {ends['low_doc']}, {high_doc}; float32: every float tabulated.")
     return ends
+
+
+def _float32_text(x: float) -> str:
+    """The shortest text that gives the float32 value x back through float64 and torch's float32 rounding."""
+    with np.errstate(over="ignore"):
+        v = np.float32(x)
+    if not np.isfinite(v):
+        return "math.nan" if np.isnan(v) else "math.inf" if v > 0 else "-math.inf"
+    text = str(v)
+    if np.float32(float(text)) != v:
+        text = repr(float(v))
+    return text
+
+
+def _float64_text(x: float) -> str:
+    if math.isnan(x):
+        return "math.nan"
+    if math.isinf(x):
+        return "math.inf" if x > 0 else "-math.inf"
+    return repr(float(x))
 
 
 def _literal(a: np.ndarray, dtype: str) -> str:
     """A tensor literal with exact round trip (float32 values are the float64 ones rounded once)."""
-    if dtype == "float32":
-        a = a.astype(np.float32).astype(np.float64)
+    text = _float32_text if dtype == "float32" else _float64_text
 
     def row(v: np.ndarray) -> str:
-        return "[" + ", ".join(repr(float(x)) for x in v) + "]"
+        return "[" + ", ".join(text(float(x)) for x in v) + "]"
 
     body = row(a) if a.ndim == 1 else "[" + ", ".join(row(r) for r in a) + "]"
     return f"torch.tensor({body}, dtype=torch.{dtype})"
 
 
+def _locate_code(g: Grid, tag: str) -> str:
+    bits = 32 if g.dtype == "float32" else 64
+    itype = "int32" if bits == 32 else "int64"
+    mask, scale = (1 << g.shift) - 1, 2.0 ** -g.shift
+    if bits == 32:
+        index = f"b >> {g.shift}"
+    else:
+        index = f"torch.clamp((b >> {g.shift}) - {g.offset}, 0, {g.main_pieces - 1})"
+    more = ""
+    near = ""
+    if g.cap is not None:
+        more = (f"; within {g.delta_max!r} below the cap {g.cap!r} the same on delta = cap - a (pieces "
+                f"{g.main_pieces} on), from the cap on piece {g.coefs.shape[1] - 1} (Omega constant, Omega' 0, "
+                "eta_hat inf)")
+        near = _NEAR.format(cap=g.cap, delta_max=g.delta_max, itype=itype, shift=g.shift,
+                            near_offset=g.near_offset, near_last=g.near_pieces - 1, near_base=g.main_pieces,
+                            mask=mask, dtype=g.dtype, scale=scale, cap_piece=g.coefs.shape[1] - 1)
+    return _LOCATE.format(t=tag, bits=bits, dtype=g.dtype, split=g.split, more=more, itype=itype, index=index,
+                          mask=mask, scale=scale, near=near)
+
+
 def _table_code(t: ChebTable, tag: str) -> str:
-    cells = t.counts.size
-    return _PER_TABLE.format(t=tag, x_lo=t.x_lo, inv_cell=1.0 / t.cell, n_cells=float(cells), n_cells_int=cells,
-                             last_cell=float(cells - 1), off_e=2 * cells, off_h=2 * cells + t.panels,
-                             off_ref=2 * cells + 2 * t.panels, off_ninv=2 * cells + 3 * t.panels,
-                             w_lo=t.w_lo, w_hi=t.w_hi, **_ends(t))
+    return (_locate_code(t.f32, tag) + _locate_code(t.f64, tag)
+            + _PER_TABLE.format(t=tag, w_lo=t.w_lo, w_hi=t.w_hi, tiny64=float(np.finfo(np.float64).tiny),
+                                **_ends(t)))
 
 
 def _describe(t: ChebTable) -> str:
@@ -578,50 +836,38 @@ def _describe(t: ChebTable) -> str:
     measured = ", ".join(f"{k} {v:.1e}" for k, v in err.items()) if err else "not measured"
     jump = ""
     if t.high.kind == "cap":
-        slope = math.exp(-float(np.sum(t.log_ratio[:, -1])))
-        jump = f" Omega' jumps from {slope:.6g} to 0 at the cap."
-    return (f"{t.title}: Chebyshev table in x = log|w|, {t.counts.size} equal cells (width {t.cell:.4g}) split "
-            f"into {t.panels} equal pieces ({int(t.counts.min())} to {int(t.counts.max())} per cell) of degree "
-            f"{t.degree} (Omega: {t.degree + 1}) on |w| in [{t.w_lo:.3g}, {t.w_hi:.6g}], fitted to the engine's "
-            f"eta_hat (max error {t.fit_error:.1e} on the check grid), Omega = integral of w/eta_hat; "
-            f"below: {t.low.text or t.low.kind}; beyond: {t.high.text or t.high.kind}.{jump} "
-            f"Backward Omega'(w) = w/eta_hat(w) from the eta_hat table. Max relative error vs {t.validation}: "
-            f"{measured}. Fit {t.fit_seconds:.2f} s.")
+        below = _eval64(t.f64, np.array([np.nextafter(t.w_hi, 0.0)]))[1, 0]
+        jump = f" Omega' jumps from {below:.6g} to 0 at the cap."
+    g64, g32 = t.f64, t.f32
+    cap = (f" (the last {1 << (g64.near_e_hi - g64.near_e_lo)}x finer: pieces in delta = cap - |w| over "
+           f"{g64.near_e_hi - g64.near_e_lo} binades of delta below {g64.delta_max:.4g})") if g64.cap else ""
+    return (f"{t.title}: piecewise polynomials on binary grids (the piece from the bits of |w|: binade and top "
+            f"mantissa bits, no search, no log). float64: |w| in [{t.w_lo:.3g}, {t.w_hi:.6g}), "
+            f"{1 << g64.split} pieces per binade{cap}, Omega' and eta_hat/|w| of degree {g64.degree - 1} fitted at "
+            f"Chebyshev points to the engine's eta_hat (max error {t.fit_error:.1e} on the check grid), Omega "
+            f"their antiderivative (degree {g64.degree}); below: {t.low.text or t.low.kind}; beyond: "
+            f"{t.high.text or t.high.kind}. float32 (also float16/bfloat16): every float32 tabulated, "
+            f"{1 << g32.split} pieces per binade of degree {g32.degree} fitted to the float64 table and the "
+            f"series (max error {g32.error:.1e}), subnormals with Omega' linear from 0, inf/NaN -> NaN.{jump} "
+            f"The forward evaluates Omega and Omega'(w) = w/eta_hat(w) on the same pieces; backward is one "
+            f"product. Max relative error vs {t.validation}: {measured}. Fit {t.fit_seconds:.2f} s.")
 
 
 def table_source(table_omega: ChebTable, table_eta: ChebTable | None = None) -> TableSource:
-    """The torch code of a table: Omega from ``table_omega``, eta_hat and Omega's backward from ``table_eta``
-    (default: the eta_hat table fitted with ``table_omega``, the same pieces)."""
-    same = table_eta is None or (table_eta.title == table_omega.title and table_eta.panels == table_omega.panels
-                                 and np.array_equal(table_eta.log_ratio, table_omega.log_ratio))
+    """The torch code of a table: Omega (and Omega') from ``table_omega``, eta_hat from ``table_eta``
+    (default: the eta_hat/w table fitted with ``table_omega``, the same pieces)."""
+    same = table_eta is None or table_eta.same_fit(table_omega)
     eta_table = table_omega if same else table_eta
     o, e = ("", "") if same else ("o_", "e_")
     code = _COMMON + _table_code(table_omega, o) + ("" if same else _table_code(eta_table, e))
-    if same:
-        parts = dict(grids="grid", grid_o="grid", nones="None", grid_args="g64, g32",
-                     grid_compute="_, g = _tab_compute(w, g64, g32)", grid_vars="g")
-    else:
-        parts = dict(grids="grid_omega, grid_ratio", grid_o="grid_omega", nones="None, None",
-                     grid_args="g64, g32, u64, u32", grid_vars="g, u",
-                     grid_compute="_, g = _tab_compute(w, g64, g32)\n    _, u = _tab_compute(w, u64, u32)")
-    code += _FUNCTION.format(o=o, e=e, **parts)
+    code += _FUNCTION.format(o=o, e=e)
     buffers: dict[str, str] = {}
-    for dtype, bits in (("float64", "64"), ("float32", "32")):
-        buffers[f"_tab_{o}omega{bits}"] = _literal(table_omega.omega, dtype)
-        buffers[f"_tab_{o}grid{bits}"] = _literal(table_omega.grid, dtype)
-        buffers[f"_tab_{e}ratio{bits}"] = _literal(eta_table.ratio_table, dtype)
-        if not same:
-            buffers[f"_tab_{e}grid{bits}"] = _literal(eta_table.grid, dtype)
-    if same:
-        omega_call = ("_tab_omega(w, self._tab_omega64, self._tab_omega32, self._tab_ratio64, self._tab_ratio32, "
-                      "self._tab_grid64, self._tab_grid32)")
-        eta_call = "_tab_eta_hat(w, self._tab_ratio64, self._tab_ratio32, self._tab_grid64, self._tab_grid32)"
-    else:
-        omega_call = ("_tab_omega(w, self._tab_o_omega64, self._tab_o_omega32, self._tab_e_ratio64, "
-                      "self._tab_e_ratio32, self._tab_o_grid64, self._tab_o_grid32, self._tab_e_grid64, "
-                      "self._tab_e_grid32)")
-        eta_call = ("_tab_eta_hat(w, self._tab_e_ratio64, self._tab_e_ratio32, self._tab_e_grid64, "
-                    "self._tab_e_grid32)")
+    for grid_o, grid_e, bits in ((table_omega.f64, eta_table.f64, "64"), (table_omega.f32, eta_table.f32, "32")):
+        buffers[f"_tab_omega{bits}"] = _literal(grid_o.coefs[0].T, grid_o.dtype)
+        buffers[f"_tab_slope{bits}"] = _literal(grid_o.coefs[1].T, grid_o.dtype)
+        buffers[f"_tab_ratio{bits}"] = _literal(grid_e.coefs[2].T, grid_e.dtype)
+    omega_call = ("_tab_omega(w, self._tab_omega64, self._tab_omega32, self._tab_slope64, self._tab_slope32)")
+    eta_call = "_tab_eta_hat(w, self._tab_ratio64, self._tab_ratio32)"
     doc = _describe(table_omega) + ("" if same else " eta_hat: " + _describe(eta_table))
     return TableSource(code=code.lstrip("\n"), buffers=buffers, omega_call=omega_call, eta_hat_call=eta_call,
                        doc=doc)

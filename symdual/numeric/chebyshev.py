@@ -248,3 +248,115 @@ def fit_integral(
     with np.errstate(invalid="ignore", divide="ignore"):
         err = np.abs(approx - exact) / np.abs(exact)
     return coefs, at_edges, float(np.nanmax(np.where(exact == 0, np.abs(approx), err)))
+
+
+# ------------------------------------------------------------------ tables on a binary grid
+MANTISSA_BITS = {"float32": 23, "float64": 52}
+EXPONENT_BIAS = {"float32": 127, "float64": 1023}
+
+
+@dataclass(frozen=True)
+class BinaryPieces:
+    """k functions as power series in a local variable u on the pieces of a binary grid of v > 0.
+
+    Binade [2**e, 2**(e+1)), e_lo <= e < e_hi, is cut into 2**split equal pieces; piece p = (e - e_lo) 2**split + j
+    covers v = 2**e (1 + (j + u) 2**-split), 0 <= u < 1.  For a float of m mantissa bits and exponent bias B,
+    p = (bits(v) >> (m - split)) - (e_lo + B) 2**split and u = (bits(v) & (2**(m - split) - 1)) 2**-(m - split):
+    integer arithmetic on the bits, exact.  ``coefs`` (k, pieces, degree + 1): sum_j coefs[., p, j] u**j, fitted
+    at Chebyshev points of each piece (converted once to powers of u); ``error``: max measured error per function
+    on the angular midpoints between the nodes (the measure of ``fit_cells``: |table - fun|/(floor + |fun|)).
+    """
+
+    e_lo: int
+    e_hi: int
+    split: int
+    coefs: Array
+    error: Array
+
+    @property
+    def pieces(self) -> int:
+        return self.coefs.shape[1]
+
+    @property
+    def degree(self) -> int:
+        return self.coefs.shape[2] - 1
+
+    def edges(self) -> Array:
+        """Left end of every piece, then the right end of the grid: 2**e (1 + j 2**-split)."""
+        e = np.repeat(np.arange(self.e_lo, self.e_hi), 1 << self.split).astype(float)
+        j = np.tile(np.arange(1 << self.split), self.e_hi - self.e_lo)
+        return np.append(np.ldexp(1.0 + j / (1 << self.split), e.astype(int)), 2.0 ** self.e_hi)
+
+    def locate(self, v: Array) -> tuple[Array, Array]:
+        """(piece, u) of each v in [2**e_lo, 2**e_hi) by the same arithmetic as the bits (frexp here)."""
+        m, e = np.frexp(np.asarray(v, dtype=float))  # v = m 2**e, m in [1/2, 1)
+        scaled = (2.0 * m - 1.0) * (1 << self.split)
+        j = np.floor(scaled)
+        return ((e - 1 - self.e_lo) << self.split) + j.astype(int), scaled - j
+
+    def __call__(self, v: Array) -> Array:
+        """Values (k, v.size) at v in the grid, Horner in u (float64)."""
+        piece, u = self.locate(v)
+        return horner(self.coefs[:, piece, :], u)
+
+
+def horner(coefs: Array, u: Array) -> Array:
+    """sum_j coefs[..., j] u**j by Horner (coefs (..., n, degree + 1), u (n,))."""
+    acc = coefs[..., -1].copy()
+    for j in range(coefs.shape[-1] - 2, -1, -1):
+        acc = acc * u + coefs[..., j]
+    return acc
+
+
+def _to_powers(n: int) -> Array:
+    """Matrix P with a = P @ c: Chebyshev coefficients c on u in [0, 1] to the coefficients a of powers of u."""
+    out = np.zeros((n, n))
+    for k in range(n):
+        series = np.polynomial.Chebyshev.basis(k, domain=[0.0, 1.0]).convert(kind=np.polynomial.Polynomial)
+        out[: series.coef.size, k] = series.coef
+    return out
+
+
+def fit_binary(fun: Callable[[Array], Array], e_lo: int, e_hi: int, split: int, degree: int,
+               floors: tuple[float | None, ...], stop: float | None = None) -> BinaryPieces:
+    """Interpolate the k = len(floors) functions of ``fun`` (v -> array (k, v.size)) on the pieces of the binary
+    grid (see :class:`BinaryPieces`) at degree + 1 Chebyshev points each, measuring the error on the angular
+    midpoints.  With ``stop``, only v < stop is fitted: the piece holding ``stop`` on [left, stop] (its powers of u
+    still in the piece's u), pieces beyond it NaN."""
+    n = degree + 1
+    grid = BinaryPieces(e_lo, e_hi, split, np.zeros((len(floors), ((e_hi - e_lo) << split), n)), np.zeros(0))
+    edges = grid.edges()
+    left, width = edges[:-1], np.diff(edges)
+    umax = np.ones(left.size)
+    if stop is not None:
+        umax = np.clip((stop - left) / width, 0.0, 1.0)
+    live = umax > 0
+    s_nodes, s_check = 0.5 * (_first_kind_points(n) + 1.0), 0.5 * (_check_points(n) + 1.0)  # in [0, 1]
+    u_nodes, u_check = umax[live, None] * s_nodes, umax[live, None] * s_check
+    v_nodes = left[live, None] + width[live, None] * u_nodes
+    v_check = left[live, None] + width[live, None] * u_check
+    y = np.asarray(fun(np.concatenate([v_nodes.ravel(), v_check.ravel()])), dtype=float)
+    y_nodes = y[:, : v_nodes.size].reshape(y.shape[0], -1, n)
+    exact = y[:, v_nodes.size:].reshape(y.shape[0], -1, n - 1)
+    cheb = np.einsum("ij,kpj->kpi", _values_to_coefficients(n), y_nodes)  # Chebyshev in s = u/umax on [0, 1]
+    powers = np.einsum("ij,kpj->kpi", _to_powers(n), cheb)
+    powers = powers / umax[live, None] ** np.arange(n)  # powers of s = u/umax -> powers of u
+    coefs = np.full((len(floors), left.size, n), np.nan)
+    coefs[:, live] = powers
+    approx = _horner_rows(powers, u_check)
+    error = np.zeros(len(floors))
+    with np.errstate(invalid="ignore", over="ignore"):
+        deviation = np.abs(approx - exact)
+        for row, floor in enumerate(floors):
+            err = deviation[row] if floor is None else deviation[row] / (floor + np.abs(exact[row]))
+            err = np.where(approx[row] == exact[row], 0.0, np.where(np.isnan(err), np.inf, err))
+            error[row] = float(err.max(initial=0.0))
+    return BinaryPieces(e_lo, e_hi, split, coefs, error)
+
+
+def _horner_rows(coefs: Array, u: Array) -> Array:
+    """coefs (k, p, n) at u (p, m): (k, p, m)."""
+    acc = np.repeat(coefs[:, :, -1:], u.shape[1], axis=2)
+    for j in range(coefs.shape[2] - 2, -1, -1):
+        acc = acc * u[None] + coefs[:, :, j:j + 1]
+    return acc
