@@ -10,11 +10,16 @@ from .record import Derivation, Provenance
 from .verdict import Verdict, Witness
 
 __version__ = "0.1.0"
-__all__ = ["Derivation", "InputError", "Provenance", "Verdict", "Witness", "catalog", "derive", "penalty", "prox"]
+__all__ = ["Derivation", "InputError", "Provenance", "Verdict", "Witness", "catalog", "derive", "figures",
+           "penalty", "plot", "prox"]
 
 
-def __getattr__(name: str):  # ``sd.catalog``, ``sd.penalty``, ``sd.prox`` without importing it eagerly
-    if name in ("catalog", "penalty", "prox"):
+def __getattr__(name: str):  # ``sd.catalog``, ``sd.plot`` and the like without importing it eagerly
+    if name == "plot":
+        from .figures import plot
+
+        return plot
+    if name in ("catalog", "figures", "penalty", "prox"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

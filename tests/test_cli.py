@@ -99,7 +99,7 @@ def test_version_in_process(capsys):
 def test_every_subcommand_is_a_module_with_add_arguments_and_run():
     import symdual.cli as cli
 
-    assert list(cli.SUBCOMMANDS) == ["derive", "table", "verify", "figures", "cache", "export"]
+    assert list(cli.SUBCOMMANDS) == ["derive", "table", "verify", "figures", "plot", "cache", "export"]
     for name, mod in cli.SUBCOMMANDS.items():
         assert mod.__name__ == f"symdual.cli.{name}"
         assert callable(mod.add_arguments) and callable(mod.run) and mod.HELP and mod.DESCRIPTION
@@ -181,7 +181,7 @@ def test_missing_dependency_is_one_line_naming_the_install_command(capsys, monke
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
     assert main(["figures", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err == "symdual: error: symdual figures needs matplotlib: pip install matplotlib\n"
+    assert err == "symdual: error: symdual figures needs matplotlib: pip install \"symdual[figures]\"\n"
     assert not list(tmp_path.iterdir())
 
 
@@ -190,7 +190,7 @@ def test_every_subcommand_is_listed_without_its_dependency(capsys, monkeypatch):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     out = capsys.readouterr().out
-    names = ("derive", "table", "verify", "figures", "cache", "export")
+    names = ("derive", "table", "verify", "figures", "plot", "cache", "export")
     assert exc.value.code == 0 and all(name in out for name in names)
 
 
