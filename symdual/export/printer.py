@@ -11,6 +11,11 @@
 * stable rewrites: log(A) with A(0) = 1 -> log1p(A - 1), cancelling surds rationalised
   (sqrt(A) - B -> (A - B**2)/(sqrt(A) + B)), then :func:`symdual.numeric.stable.stable_form`
   (log1p, expm1, softplus, sigmoid, logcosh);
+* signs that cannot flip inside a branch: a polynomial factor vanishing at a finite end e of its branch is
+  printed as ``(e - x)`` or ``(x - e)`` with e the literal of the branch's condition (``b*x/(b - x)`` for
+  MCP's x/(1 - x/b)), exact in floating point, so a pole at the end gives +inf there, never a huge negative;
+* ``monotone=True`` (Omega, nondecreasing): each branch clamped to [f(lo), f(hi)], its exact range, so the
+  rounded values cannot step down across a breakpoint (SCAD's parabola rounds above its cap otherwise);
 * common subexpressions by ``sympy.cse``.
 
 Only the parser's functions (:data:`symdual.parsing.FUNCTIONS`) that torch has are printed; anything
@@ -32,11 +37,19 @@ from ..numeric import stable
 from ..parsing import check_expression, safe_identifier
 from ..piecewise import branches, sample_point
 
-__all__ = ["Unsupported", "TorchPrinter", "FunctionSource", "function_source", "stabilise", "HELPERS"]
+__all__ = ["Unsupported", "TorchPrinter", "FunctionSource", "function_source", "stabilise", "anchor_ends", "Difference",
+           "HELPERS"]
 
 
 class Unsupported(InputError):
     """An expression has no torch form (a function torch lacks, e.g. erfi or hyper)."""
+
+
+class Difference(sp.Function):
+    """``a - b`` kept unevaluated (SymPy would distribute a coefficient over it), printed as ``(a - b)``:
+    with one argument a literal and the other the tensor, the sign of the result is exact in floating point."""
+
+    nargs = 2
 
 
 HELPERS: dict[str, str] = {
@@ -195,6 +208,10 @@ class TorchPrinter:
     def _softplus(self, expr: sp.Basic) -> str:
         return f"torch.nn.functional.softplus({self._print(expr.args[0])}, beta=1.0, threshold=40.0)"
 
+    def _difference(self, expr: Difference) -> str:
+        a, b = expr.args
+        return f"({self._print(a)} - {self._paren(b, PRECEDENCE['Add'] + 1)})"
+
     def _relational(self, expr: sp.core.relational.Relational) -> str:
         return f"({self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)})"
 
@@ -217,7 +234,7 @@ class TorchPrinter:
 
     _METHODS: tuple[tuple[type, Callable], ...] = (
         (sp.Add, _add), (sp.Mul, _mul), (sp.Pow, _pow), (sp.Max, _minmax), (sp.Min, _minmax),
-        (sp.gamma, _gamma), (sp.Heaviside, _heaviside), (stable.softplus, _softplus),
+        (sp.gamma, _gamma), (sp.Heaviside, _heaviside), (stable.softplus, _softplus), (Difference, _difference),
         (sp.core.relational.Relational, _relational), (sp.And, _and_or), (sp.Or, _and_or), (sp.Not, _not),
         (sp.Piecewise, _piecewise),
     )
@@ -318,6 +335,50 @@ def _finite_far(expr: sp.Expr, x: sp.Symbol) -> int:
         return 0
 
 
+# ---------------------------------------------------------------------- signs fixed inside a branch
+def _split_root(poly: sp.Expr, x: sp.Symbol, end: sp.Expr) -> tuple[int, sp.Expr]:
+    """(m, Q) with poly = (x - end)**m * Q and Q(end) != 0 (m = 0 when poly does not vanish at end)."""
+    m, rest = 0, poly
+    while sp.degree(rest, x) > 0:
+        quotient, remainder = sp.div(rest, x - end, x)
+        if sp.expand(remainder) != 0:
+            break
+        m, rest = m + 1, sp.expand(quotient)
+    return m, rest
+
+
+def anchor_ends(expr: sp.Expr, x: sp.Symbol, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
+    """``expr`` with every polynomial (in x) that vanishes at a finite end of [lo, hi] written through that end:
+    P = (x - e)**m Q becomes Q (-1)**m Difference(e, x)**m at the upper end and Q Difference(x, e)**m at the lower
+    one. For x inside the branch (lo <= x <= hi in floating point, e the same literal as the condition) the factor
+    is exactly >= 0, so P keeps its sign up to the end (1 - sqrt(2) x rounds negative at x = fl(sqrt(2)/2))."""
+    ends = [e for e in (lo, hi) if e.is_finite and e.is_real]
+    if not ends:
+        return expr
+
+    def visit(node: sp.Basic) -> sp.Basic:
+        if not node.args or not node.has(x):
+            return node
+        args = tuple(visit(a) for a in node.args)
+        node = node if args == node.args else node.func(*args)
+        if not isinstance(node, sp.Add) or node.free_symbols != {x} or not node.is_polynomial(x):
+            return node
+        factors, rest = [], sp.expand(node)
+        for end in ends:
+            m, rest = _split_root(rest, x, end)
+            if m == 0:
+                continue
+            if end == 0:
+                factors.append(x**m)
+            elif end == hi:
+                factors.append((-1) ** m * Difference(end, x) ** m)
+            else:
+                factors.append(Difference(x, end) ** m)
+        return node if not factors else sp.Mul(rest, *factors)
+
+    return visit(expr)
+
+
 # ---------------------------------------------------------------------- functions of one tensor
 @dataclass(frozen=True)
 class FunctionSource:
@@ -336,10 +397,11 @@ class _Entry:
     cond: sp.Basic
     region: sp.Basic
     safe: sp.Expr
+    ends: tuple[sp.Expr, sp.Expr] | None = None
 
 
 _ENTIRE = (sp.exp, sp.sin, sp.cos, sp.tanh, sp.sinh, sp.cosh, sp.atan, sp.asinh, sp.erf, sp.erfc, sp.Abs,
-           stable.sigmoid, stable.softplus, stable.expm1, stable.logcosh)
+           stable.sigmoid, stable.softplus, stable.expm1, stable.logcosh, Difference)
 """Functions finite, with finite derivatives, at every finite real argument."""
 
 
@@ -381,7 +443,7 @@ def _entries(expr: sp.Expr, x: sp.Symbol, at_zero: sp.Expr | None, series: sp.Ex
             region = sp.Not(out[-1].cond)  # NaN falls through to the last branch and stays NaN
         else:
             region = sp.And(lower, upper)
-        out.append(_Entry(piece, upper, region, sample_point(lo, hi) if lo != hi else lo))
+        out.append(_Entry(piece, upper, region, sample_point(lo, hi) if lo != hi else lo, (lo, hi)))
     head = out[0]
     if parts[0][1].start != 0:
         return out
@@ -395,13 +457,15 @@ def _entries(expr: sp.Expr, x: sp.Symbol, at_zero: sp.Expr | None, series: sp.Ex
 
 
 def function_source(name: str, expr: sp.Expr, x: sp.Symbol, arg: str = "x", *, at_zero: sp.Expr | None = None,
-                    near_zero: tuple[sp.Expr, float, float] | None = None) -> FunctionSource:
+                    near_zero: tuple[sp.Expr, float, float] | None = None, monotone: bool = False) -> FunctionSource:
     """``def name(arg):`` computing ``expr`` elementwise for a tensor ``arg`` >= 0 (its dtype kept).
 
     ``at_zero``: the value at x = 0, used when the formula does not evaluate there (0/0, log 0).
     ``near_zero``: ``(series, below64, below32)``: a series used for 0 < x < below (below64 for float64,
     below32 otherwise), where the closed form cancels. Each branch of a Piecewise is evaluated at a
-    guarded input (a point inside the branch where it is not taken); a NaN input gives NaN.
+    guarded input (a point inside the branch where it is not taken); a NaN input gives NaN. Polynomials
+    vanishing at an end of their branch are printed through that end (:func:`anchor_ends`).
+    ``monotone``: ``expr`` is nondecreasing; each branch is clamped to [f(lo), f(hi)] (its exact range).
     """
     safe_identifier(name)
     safe_identifier(arg)
@@ -422,9 +486,12 @@ def function_source(name: str, expr: sp.Expr, x: sp.Symbol, arg: str = "x", *, a
     if near_zero is not None:
         lines.append(f"    _cut = {_float_literal(sp.Float(near_zero[1]))} if {arg}.dtype == torch.float64 "
                      f"else {_float_literal(sp.Float(near_zero[2]))}")
-    values = []
+    values, bounds = [], []
     for i, e in enumerate(entries):
         body = stabilise(e.expr, x)
+        if e.ends is not None:
+            body = anchor_ends(body, x, *e.ends)
+        bounds.append(_range(e, x) if monotone and e.ends is not None and e.expr.has(x) and e.expr != x else None)
         if len(entries) > 1 and body.has(x) and not _finite_everywhere(body, x):
             g = sp.Symbol(f"{arg}_{i}")
             printer.names[g] = g.name
@@ -437,7 +504,7 @@ def function_source(name: str, expr: sp.Expr, x: sp.Symbol, arg: str = "x", *, a
     for sym, sub in subs:
         printer.names[sym] = sym.name
         lines.append(f"    {sym.name} = {printer.doprint(sub)}")
-    texts = [printer.doprint(r) for r in reduced]
+    texts = [_clamped(printer.doprint(r), b) for r, b in zip(reduced, bounds, strict=True)]
     if not any(r.free_symbols for r in reduced):  # constants only: a tensor of the input's dtype
         k = len(texts) - 1 if last_covers else 0
         texts[k] = f"torch.full_like({arg}, {texts[k]})"
@@ -449,6 +516,26 @@ def function_source(name: str, expr: sp.Expr, x: sp.Symbol, arg: str = "x", *, a
     doc = f'    """{name}({arg}) = {_short(expr)[1:-1]}, elementwise for {arg} >= 0."""'
     code = f"def {name}({arg}):\n{doc}\n" + "\n".join(lines) + "\n"
     return FunctionSource(name, code, frozenset(printer.helpers))
+
+
+def _range(e: _Entry, x: sp.Symbol) -> tuple[str | None, str | None]:
+    """Literals of f(lo) and f(hi) of a nondecreasing branch (None where an end is infinite or f is not finite)."""
+    out = []
+    for end in e.ends or ():
+        out.append(_float_literal(e.expr.subs(x, end)) if end.is_finite and _finite_at(e.expr, x, end) else None)
+    return out[0], out[1]
+
+
+def _clamped(text: str, bounds: tuple[str | None, str | None] | None) -> str:
+    """``text`` clamped to ``bounds`` (one op; none when both are None)."""
+    if bounds is None or bounds == (None, None):
+        return text
+    lo, hi = bounds
+    if hi is None:
+        return f"torch.clamp_min({text}, {lo})"
+    if lo is None:
+        return f"torch.clamp_max({text}, {hi})"
+    return f"torch.clamp({text}, {lo}, {hi})"
 
 
 def _cse(values: list[sp.Expr], prefix: str) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:

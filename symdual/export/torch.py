@@ -52,7 +52,10 @@ __all__ = ["penalty_module", "eta_hat_fn", "drop_rate_fn", "keep_prob_fn", "rati
 CERTIFIED_METHODS = ("closed form", "given", "supplied")
 """Provenance methods of a closed form that may be exported (with precision 'exact')."""
 CHECK_POINTS = (1e-6, 0.1, 0.5, 1.0, 3.0, 50.0)
-"""Weights (and etas) of the self-check embedded in a standalone module."""
+"""Weights (and etas) of the self-check embedded in a standalone module, before they are moved off the
+breakpoints and caps (:func:`_off_breakpoints`)."""
+CLEARANCE = 0.02
+"""Least relative distance of a self-check or measurement point from a breakpoint or cap."""
 SERIES_TIMEOUT = 4.0
 """Seconds for one series at 0+ (a bounded CAS call)."""
 _GRID = np.geomspace(1e-8, 1e4, 49)
@@ -81,6 +84,42 @@ def _check_derivation(d: Any) -> None:
 def _limit(d: Any, key: str) -> sp.Expr | None:
     value = d.limits.get(key)
     return value if isinstance(value, sp.Basic) and value.is_number and value.is_finite else None
+
+
+def _ends(expr: sp.Expr | None, x: sp.Symbol) -> set[float]:
+    """Finite positive ends of the branches of ``expr`` (kinks, caps, poles at a branch end)."""
+    if expr is None:
+        return set()
+    out = set()
+    for _, where in branches(expr, x):
+        for end in (where.inf, where.sup):
+            if end.is_number and end.is_finite and end.is_positive:
+                out.add(float(end))
+    return out
+
+
+def _breakpoints(d: Any) -> tuple[set[float], set[float]]:
+    """(ends in w of Omega, eta_hat, Omega' and the cap w_critical; ends in eta of f)."""
+    in_w = set().union(*(_ends(getattr(d, piece, None), W) for piece in ("omega", "eta_hat", "omega_prime")))
+    w_c = d.limits.get("w_critical")
+    if isinstance(w_c, sp.Basic) and w_c.is_number and w_c.is_finite and w_c.is_positive:
+        in_w.add(float(w_c))
+    return in_w, _ends(getattr(d, "f_dual", None), ETA)
+
+
+def _off_breakpoints(points: Any, ends: set[float]) -> tuple[float, ...]:
+    """Each point moved up (times 1 + 4 CLEARANCE, repeatedly) until it is CLEARANCE (relative) away from every
+    end: a formula evaluated on its breakpoint or cap (w/(1 - w) at w = 1) checks nothing but the rounding of
+    the condition."""
+    out = []
+    for x in points:
+        x = float(x)
+        for _ in range(64):
+            if all(abs(x - e) > CLEARANCE * e for e in ends):
+                break
+            x *= 1 + 4 * CLEARANCE
+        out.append(x)
+    return tuple(out)
 
 
 def _series_near_zero(expr: sp.Expr, x: sp.Symbol, fn: Callable) -> tuple[sp.Expr, float, float] | None:
@@ -124,14 +163,30 @@ def _compiled(source: FunctionSource) -> Callable:
     return namespace[source.name]
 
 
-def _lowered(name: str, expr: sp.Expr, x: sp.Symbol, arg: str, at_zero: sp.Expr | None) -> FunctionSource:
-    """The printed function, with a series at 0+ where the closed form cancels."""
-    plain = function_source(name, expr, x, arg, at_zero=at_zero)
+def _lowered(name: str, expr: sp.Expr, x: sp.Symbol, arg: str, at_zero: sp.Expr | None,
+             monotone: bool = False) -> FunctionSource:
+    """The printed function, with a series at 0+ where the closed form cancels (``monotone``: see
+    :func:`symdual.export.printer.function_source`)."""
+    plain = function_source(name, expr, x, arg, at_zero=at_zero, monotone=monotone)
     (head, where), *rest = branches(expr, x)
     if where.start != 0 or (rest and where.end <= 0.5):  # the series must cover [0, 0.5) of the first branch
         return plain
     near = _series_near_zero(head, x, _compiled(function_source(name, head, x, arg, at_zero=at_zero)))
-    return plain if near is None else function_source(name, expr, x, arg, at_zero=at_zero, near_zero=near)
+    if near is None:
+        return plain
+    return function_source(name, expr, x, arg, at_zero=at_zero, near_zero=near, monotone=monotone)
+
+
+def _reference(d: Any, piece: str, x: float) -> float:
+    """d.evaluate_mp at 30 digits as a float; any failure there is an InputError (one line)."""
+    try:
+        return float(d.evaluate_mp(piece, x, 30))
+    except InputError:
+        raise
+    except Exception as why:  # noqa: BLE001 - the record's evaluator failed: say where, in one line
+        detail = " ".join(str(why).split())[:120]
+        raise InputError(f"cannot build the self-check of {d.title()}: {piece} at {x!r} failed in mpmath "
+                         f"({type(why).__name__}{': ' + detail if detail else ''})") from None
 
 
 def _measured(fn: Callable, d: Any, piece: str, offset: float, points: np.ndarray) -> float:
@@ -140,7 +195,7 @@ def _measured(fn: Callable, d: Any, piece: str, offset: float, points: np.ndarra
         got = fn(torch.tensor(points, dtype=torch.float64)).numpy()
     worst = 0.0
     for x, g in zip(points, got, strict=True):
-        ref = float(d.evaluate_mp(piece, float(x), 30)) - offset
+        ref = _reference(d, piece, float(x)) - offset
         if ref == g or (math.isinf(ref) and ref == g):
             continue
         worst = max(worst, abs(g - ref) / max(abs(ref), 1e-300))
@@ -165,7 +220,7 @@ class _Pieces:
         try:
             if omega is None:
                 raise Unsupported(f"omega has no certified closed form ({d.provenance.get('omega')})")
-            self._add("_omega", omega - self.omega0, W, "x", sp.Integer(0))
+            self._add("_omega", omega - self.omega0, W, "x", sp.Integer(0), monotone=True)
             self._add("_omega_prime", prime, W, "x", sp.Integer(0))
             self.omega_kind = "closed form"
         except Unsupported as why:
@@ -193,8 +248,9 @@ class _Pieces:
         self.prox = self._prox()
         self.cap = self._cap(omega)
 
-    def _add(self, name: str, expr: sp.Expr, x: sp.Symbol, arg: str, at_zero: sp.Expr | None) -> None:
-        self.functions.append(_lowered(name, expr, x, arg, at_zero))
+    def _add(self, name: str, expr: sp.Expr, x: sp.Symbol, arg: str, at_zero: sp.Expr | None,
+             monotone: bool = False) -> None:
+        self.functions.append(_lowered(name, expr, x, arg, at_zero, monotone))
 
     def _use_table(self, why: Exception) -> None:
         try:
@@ -256,9 +312,43 @@ class _Pieces:
 
 
 # ---------------------------------------------------------------------- the module text
+def _camel(text: str) -> str:
+    """'Log2Sum' -> 'Log2Sum', 'l_p quasi-norm' -> 'LPQuasiNorm': ASCII words, each first letter upper-cased."""
+    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[0-9A-Za-z]+", text))
+
+
+def _catalog_title(d: Any) -> str | None:
+    """The title of the catalog entry whose rule ``d`` was derived from (same kind and rule text, or the
+    record's name), shortened to its head ('MCP (minimax concave penalty)' -> 'MCP'; the words in brackets
+    are kept where two entries share a head: 'Variational dropout (exact KL)'). None for a user rule."""
+    try:
+        from .. import catalog  # read-only, for the name: the record carries no title of its own
+    except ImportError:
+        return None
+    rule = getattr(d, "rule", None)
+    entries = catalog.entries()
+    found = next((e for e in entries if (d.name and e.name == d.name) or (
+        rule is not None and e.rule is not None and (e.kind, e.rule) == (getattr(rule, "kind", None),
+                                                                  getattr(rule, "source", None)))), None)
+    if found is None:
+        return None
+
+    def head(title: str) -> str:
+        return re.split(r" \(|,", title)[0]
+
+    shared = sum(head(e.title) == head(found.title) for e in entries) > 1
+    return found.title if shared else head(found.title)
+
+
 def _class_name(d: Any) -> str:
-    base = re.sub(r"[^0-9A-Za-z]+", " ", d.name or "derived").title().replace(" ", "")
-    return safe_identifier(base if base[:1].isalpha() else "Derived" + base) + "Penalty"
+    """CamelCase of the record's name, else of its catalog entry's title, else of its rule kind, + 'Penalty':
+    LogSumPenalty, MCPPenalty, VariationalDropoutExactKLPenalty, KeepProbRulePenalty."""
+    title = _catalog_title(d) or d.name
+    if not title:
+        kind = getattr(getattr(d, "rule", None), "kind", "") or "derived"
+        title = f"{kind} rule"
+    base = _camel(title) or "Derived"
+    return safe_identifier(base if base[:1].isalpha() else "Penalty" + base) + "Penalty"
 
 
 def _param_items(d: Any) -> list[tuple[str, float]]:
@@ -283,7 +373,7 @@ def _docstring(d: Any, pieces: _Pieces, errors: dict[str, float]) -> str:
              "Omega itself was derived at the lam above (re-derive for another lam where it depends on it).", ""]
     for piece, err in errors.items():
         lines.append(f"Measured float64 relative error of {piece} vs mpmath (30 digits) on {len(_GRID)} points of "
-                     f"[1e-8, 1e4]: {err:.1e}.")
+                     f"[1e-8, 1e4] (moved {CLEARANCE:g} off the breakpoints): {err:.1e}.")
     if pieces.cap:
         lines.append(pieces.cap)
     if pieces.f_note:
@@ -294,14 +384,34 @@ def _docstring(d: Any, pieces: _Pieces, errors: dict[str, float]) -> str:
     return '"""' + text + '\n"""'
 
 
+_FUNCTION = {"omega": "_omega", "eta_hat": "_eta_hat", "f_dual": "_f_dual"}
+"""Piece -> the printed function computing it."""
+
+
+def _check_error(functions: dict[str, FunctionSource], values: list[tuple[str, float, float]]) -> float:
+    """Largest relative error of the printed float64 functions at the self-check's points (0 for table pieces):
+    the self-check tolerance covers it, so the file is checked to reproduce what was measured here."""
+    compiled = {piece: _compiled(functions[f]) for piece, f in _FUNCTION.items() if f in functions}
+    worst = 0.0
+    with torch.no_grad():
+        for piece, x, ref in values:
+            if piece in compiled:
+                got = float(compiled[piece](torch.tensor([x], dtype=torch.float64))[0])
+                if got != ref:
+                    worst = max(worst, abs(got - ref) / max(abs(ref), 1e-300))
+    return worst
+
+
 def _check_values(d: Any, pieces: _Pieces) -> list[tuple[str, float, float]]:
+    """(piece, x, value) of the self-check: the CHECK_POINTS moved off every breakpoint and cap."""
     offset = float(pieces.omega0)
+    in_w, in_eta = _breakpoints(d)
     out = []
-    for x in CHECK_POINTS:
-        out.append(("omega", x, float(d.evaluate_mp("omega", x, 30)) - offset))
-        out.append(("eta_hat", x, float(d.evaluate_mp("eta_hat", x, 30))))
-        if pieces.has_f:
-            out.append(("f_dual", x, float(d.evaluate_mp("f_dual", x, 30))))
+    for x in _off_breakpoints(CHECK_POINTS, in_w):
+        out.append(("omega", x, _reference(d, "omega", x) - offset))
+        out.append(("eta_hat", x, _reference(d, "eta_hat", x)))
+    if pieces.has_f:
+        out.extend(("f_dual", e, _reference(d, "f_dual", e)) for e in _off_breakpoints(CHECK_POINTS, in_eta))
     return out
 
 
@@ -310,32 +420,40 @@ _METHODS = '''
         """Omega(|w|) - Omega(0) elementwise (float32 for half inputs); differentiable."""
         {omega_body}
 
+    def _lam(self, like):
+        """lam for arithmetic with the tensor ``like``: a Python float on the CPU (torch.compile traces it as one
+        symbolic float read from the buffer: no restart, no recompile when lam changes; the 0-dim float64 CPU
+        tensor itself would make dynamo restart its analysis once), else a 0-dim tensor of like's dtype (no
+        device synchronisation)."""
+        if self.lam.device.type == "cpu":
+            return float(self.lam)
+        return self.lam.to(like.dtype)
+
     def forward(self, *tensors):
         """lam * sum over all entries of all tensors of Omega(|w|) - Omega(0): a 0-dim tensor."""
         total = torch.zeros((), dtype=torch.float32, device=self.lam.device)
         for t in tensors:
             total = total + self.omega(t).sum()
-        return self.lam.to(total.dtype) * total
+        return total * self._lam(total)
 
     def eta_hat(self, w):
         """eta_hat(|w|) elementwise (oo where the penalty is capped)."""
         {eta_body}
 
     def drop_rate(self, w):
-        """p = lam/(lam + eta_hat(|w|)): 1 at eta_hat = 0, 0 at eta_hat = oo."""
+        """p = lam/(lam + eta_hat(|w|)) = 1/(1 + eta_hat/lam): 1 at eta_hat = 0, 0 at eta_hat = oo."""
         eta = self.eta_hat(w)
-        lam = self.lam.to(eta.dtype)
-        return lam / (lam + eta)
+        return 1.0 / (1.0 + eta / self._lam(eta))
 
     def keep_prob(self, w):
         """q = eta_hat/(eta_hat + lam) = 1/(1 + lam/eta_hat): 0 at eta_hat = 0, 1 at eta_hat = oo."""
         eta = self.eta_hat(w)
-        return 1.0 / (1.0 + self.lam.to(eta.dtype) / eta)
+        return 1.0 / (1.0 + self._lam(eta) / eta)
 
     def ratio(self, w):
         """r = p/q = lam/eta_hat(|w|) (oo at eta_hat = 0, 0 at eta_hat = oo)."""
         eta = self.eta_hat(w)
-        return self.lam.to(eta.dtype) / eta
+        return self._lam(eta) / eta
 
     def f_dual(self, eta):
         """f(eta) elementwise for eta >= 0 (NaN below 0)."""
@@ -345,7 +463,7 @@ _METHODS = '''
         """argmin_u 1/2 (u - z)**2 + step * lam * Omega(u), elementwise (odd in z), a tensor like z."""
         x = _compute(z)
         a = torch.abs(x)
-        t = torch.as_tensor(step, dtype=a.dtype, device=a.device) * self.lam.to(a.dtype)
+        t = torch.as_tensor(step, dtype=a.dtype, device=a.device) * self._lam(a)
         {prox_body}
         return (torch.sign(x) * u).to(z.dtype)
 '''
@@ -486,9 +604,11 @@ def to_source(d: Any, class_name: str | None = None) -> str:
     pieces = _Pieces(d)
     functions = {f.name: f for f in pieces.functions}
     errors = {}
-    for piece, fname, offset in (("omega", "_omega", float(pieces.omega0)), ("eta_hat", "_eta_hat", 0.0)):
-        if fname in functions:
-            errors[piece] = _measured(_compiled(functions[fname]), d, piece, offset, _GRID)
+    in_w, in_eta = _breakpoints(d)
+    for piece, offset, ends in (("omega", float(pieces.omega0), in_w), ("eta_hat", 0.0, in_w), ("f_dual", 0.0, in_eta)):
+        if _FUNCTION[piece] in functions:
+            grid = np.array(_off_breakpoints(_GRID, ends))
+            errors[piece] = _measured(_compiled(functions[_FUNCTION[piece]]), d, piece, offset, grid)
     helpers = set().union(*(f.helpers for f in pieces.functions)) if pieces.functions else set()
     if isinstance(pieces.prox, FunctionSource):
         helpers |= pieces.prox.helpers
@@ -504,8 +624,9 @@ def to_source(d: Any, class_name: str | None = None) -> str:
     else:
         parts.append(_PRELUDE.split("\n\ndef _omega_grad")[0].strip("\n") + "\n")
     parts.append(_class_text(d, pieces, name))
-    tol = 1e-12 if pieces.omega_kind == "closed form" else 1e-9
-    checks = "[" + ", ".join(f"({p!r}, {x!r}, {_literal(v)})" for p, x, v in _check_values(d, pieces)) + "]"
+    values = _check_values(d, pieces)
+    tol = max(1e-12 if pieces.omega_kind == "closed form" else 1e-9, 4 * _check_error(functions, values))
+    checks = "[" + ", ".join(f"({p!r}, {x!r}, {_literal(v)})" for p, x, v in values) + "]"
     parts.append(_MAIN.format(checks=checks, name=name, tol=tol).strip("\n") + "\n")
     text = "\n\n".join(p.strip("\n") + "\n" for p in parts)
     if len(_SOURCES) > 64:

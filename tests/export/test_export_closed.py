@@ -29,11 +29,17 @@ USER = {
     "rate_half": dict(drop_rate="1/(1+w)", lam=0.5),
 }
 CASES = CATALOG + tuple(USER)
+CAPPED = {"mcp_cap_1": ("mcp", {"a": "1/2", "lam": "2"}), "scad_a3": ("scad", {"a": "3", "lam": "1/2"})}
+"""Other parameters of the capped penalties: MCP with its cap b = a lam = 1 exactly, SCAD with kinks at 1/2, 3/2."""
 GRID = np.geomspace(1e-8, 1e4, 19)
+HALF_AND_UP = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 
 
 @functools.cache
 def derivation(case: str):
+    if case in CAPPED:
+        name, params = CAPPED[case]
+        return sd.catalog.get(name, **params)
     return sd.catalog.get(case) if case in CATALOG else sd.derive(**USER[case])
 
 
@@ -52,6 +58,7 @@ def breakpoints(case: str) -> list[float]:
     return sorted(out)
 
 
+@functools.cache
 def mp_value(case: str, piece: str, x: float) -> float:
     """The certified mpmath path at 30 digits, rounded to float64 (Omega(0) subtracted)."""
     d = derivation(case)
@@ -155,6 +162,49 @@ def test_no_nan_or_inf_at_hard_points(case, dtype):
         assert not torch.isnan(m.eta_hat(w)).any() and not torch.isnan(m.ratio(w)).any()
 
 
+def _neighbourhood(b: float, dtype: torch.dtype) -> torch.Tensor:
+    """b and its two float64 neighbours on each side (nextafter), then b's two neighbours in ``dtype``, sorted."""
+    down, up = [b], [b]
+    for _ in range(2):
+        down.append(math.nextafter(down[-1], 0.0))
+        up.append(math.nextafter(up[-1], math.inf))
+    x = torch.tensor(down[1:] + [b] + up[1:], dtype=torch.float64).to(dtype)
+    own = torch.full((1,), b, dtype=torch.float64).to(dtype)
+    near = [torch.nextafter(own, torch.zeros_like(own)), torch.nextafter(own, torch.full_like(own, math.inf))]
+    return torch.sort(torch.cat([x, *near])).values
+
+
+@pytest.mark.parametrize("case", CATALOG + tuple(CAPPED))
+@pytest.mark.parametrize("dtype", HALF_AND_UP)
+def test_breakpoints_and_their_float_neighbours(case, dtype):
+    """At each kink and cap and its neighbours (nextafter in float64 and in the dtype): eta_hat >= 0 (MCP's
+    1 - sqrt(2) w rounded negative at w = fl(sqrt(2)/2): eta_hat = -3.2e15), p and q in [0, 1], r >= 0,
+    Omega finite and nondecreasing across (no value left of b above one right of it: SCAD's parabola rounded
+    above its cap; within one side the rounding of a flat top may wobble by an ulp), Omega' >= 0 and finite;
+    in float64 Omega within 1e-12 of mpmath there."""
+    m = module(case)
+    ends = breakpoints(case)
+    assert ends or case not in ("mcp", "scad", *CAPPED)
+    for b in ends:
+        x = _neighbourhood(b, dtype)
+        w = x.clone().requires_grad_(True)
+        omega = m.omega(w)
+        omega.sum().backward()
+        with torch.no_grad():
+            eta, p, q, r = m.eta_hat(x), m.drop_rate(x), m.keep_prob(x), m.ratio(x)
+        assert (eta >= 0).all() and (r >= 0).all(), (case, b, x.tolist(), eta.tolist())
+        assert ((p >= 0) & (p <= 1) & (q >= 0) & (q <= 1)).all(), (case, b, p.tolist(), q.tolist())
+        values = omega.detach()
+        assert torch.isfinite(values).all(), (case, b, values.tolist())
+        below, at, above = values[x < b], values[x == b], values[x > b]  # x == b: the dtype's rounding of b
+        assert below.max() <= above.min() and (at.numel() == 0 or (below.max() <= at.min() <= above.min())), (
+            case, b, x.tolist(), values.tolist())
+        assert torch.isfinite(w.grad).all() and (w.grad >= 0).all(), (case, b, w.grad.tolist())
+        if dtype == torch.float64:
+            for xi, v in zip(x.tolist(), values.tolist(), strict=True):
+                assert rel_err(v, mp_value(case, "omega", xi)) <= 1e-12, (case, xi, v)
+
+
 def test_rates_at_eta_hat_zero_and_infinity():
     """l1: eta_hat(0) = 0 gives p = 1, q = 0, r = oo; MCP beyond its cap eta_hat = oo gives p = 0, q = 1, r = 0."""
     l1, mcp = module("l1"), module("mcp")
@@ -223,7 +273,8 @@ def brute_force_prox(case: str, z: float, t: float) -> tuple[float, float]:
     return math.copysign(u[i], z), float(h[i])
 
 
-@pytest.mark.parametrize("case", ["l1", "lp", "logsum", "mcp", "scad", "standout", "log2sum", "sigmoid_keep"])
+@pytest.mark.parametrize("case", ["l1", "lp", "logsum", "mcp", "scad", "plain_dropout", "standout", "log2sum",
+                                  "sigmoid_keep", "mcp_cap_1"])
 def test_prox_equals_brute_force_argmin(case):
     m = module(case)
     zs = [-3.0, -0.9, -0.2, 0.05, 0.4, 0.8, 1.3, 2.5, 6.0]
@@ -245,25 +296,56 @@ def test_prox_keeps_the_input_dtype_and_shape():
     assert out.dtype == torch.float16 and out.shape == z.shape
 
 
-def test_prox_prints_a_symbolic_rule_when_there_is_one(monkeypatch):
-    """With a ProxRule (the soft threshold for l1, a stand-in for symdual.prox) the module prints it."""
-    import sys
-    import types
+@pytest.mark.parametrize("case", ["l1", "mcp", "scad", "logsum", "plain_dropout"])
+def test_prox_is_the_symbolic_rule_of_symdual_prox(case):
+    """These five have a closed-form prox (soft, firm and SCAD thresholds, LogSum's root against 0, the
+    ridge shrinkage): the module prints it (no bisection in the text) and it is the rule of symdual.prox."""
+    from symdual import prox
 
-    z, step = sp.Symbol("z", nonnegative=True), sp.Symbol("step", positive=True)
-    fake = types.ModuleType("symdual.prox")
-    fake.Z, fake.STEP = z, step
-    fake.prox_expression = lambda d, lam=None: types.SimpleNamespace(
-        expr=sp.Piecewise((0, z <= 2 * step), (z - 2 * step, True)))  # prox of step * lam * |u| at lam = 2
-    monkeypatch.setitem(sys.modules, "symdual.prox", fake)
-    monkeypatch.setattr(sd, "prox", fake, raising=False)
-    monkeypatch.setattr(sdt, "_SOURCES", {})
-    d = sd.derive(eta_hat="w", lam=2)
-    text = sdt.to_source(d)
-    assert "def _prox_abs(z, t):" in text
-    zs = torch.tensor([-3.0, -1.0, 0.5, 2.0, 7.0], dtype=torch.float64)
-    expected = torch.sign(zs) * torch.clamp_min(zs.abs() - 0.5 * 2, 0.0)
-    assert torch.equal(sdt.prox_fn(d)(zs, 0.5), expected)
+    text = sdt.to_source(derivation(case))
+    assert "def _prox_abs(z, t):" in text and "u = _prox_abs(a, t)" in text and "for _ in range(60" not in text
+    rule = prox.prox_expression(derivation(case))
+    assert rule is not None and rule.expr is not None
+    lam = float(derivation(case).lam)
+    zs = [0.05, 0.4, 0.8, 1.3, 2.5, 6.0]
+    for step in (0.3, 1.0):
+        got = module(case).prox(torch.tensor(zs, dtype=torch.float64), step).tolist()
+        for z, u in zip(zs, got, strict=True):
+            ref = float(rule.expr.subs({prox.Z: sp.Rational(str(z)), prox.STEP: sp.Rational(str(step))}).evalf(30))
+            assert abs(u - ref) <= 1e-12 * max(1.0, abs(ref)), (case, z, step, u, ref)
+    if case == "l1":  # the soft threshold sign(z) max(|z| - step lam, 0), exactly
+        z = torch.tensor([-3.0, -1.0, 0.5, 2.0, 7.0], dtype=torch.float64)
+        assert torch.equal(module(case).prox(z, 0.5), torch.sign(z) * torch.clamp_min(z.abs() - 0.5 * lam, 0.0))
+
+
+def _restarted() -> bool:
+    """Whether dynamo restarted an analysis since its last reset (it times each attempt under this key)."""
+    from torch._dynamo.utils import compilation_time_metrics
+
+    return any(key.startswith("compile_attempt_") and key != "compile_attempt_0" for key in compilation_time_metrics)
+
+
+@pytest.mark.parametrize("method", ["forward", "drop_rate", "prox"])
+def test_compiled_methods_trace_once_and_lam_needs_no_recompile(method):
+    """torch.compile(fullgraph=True) of MCP's forward, drop rate and prox: one analysis (a 0-dim float64 CPU
+    tensor in the arithmetic made dynamo restart once), one graph after lam changes, values equal to eager."""
+    from torch._dynamo.utils import counters
+
+    m = sdt.penalty_module(derivation("mcp"))
+    fn = getattr(m, method)
+    call = (lambda f, x: f(x, 0.3)) if method == "prox" else (lambda f, x: f(x))
+    torch._dynamo.reset()
+    counters.clear()
+    try:
+        compiled = torch.compile(fn, backend="aot_eager", fullgraph=True)
+        w = torch.linspace(-2.0, 2.0, 41, dtype=torch.float32)
+        assert torch.equal(call(compiled, w), call(fn, w))
+        with torch.no_grad():
+            m.lam.fill_(0.3)
+        assert torch.equal(call(compiled, w), call(fn, w))
+        assert counters["stats"]["unique_graphs"] == 1 and not _restarted()
+    finally:
+        torch._dynamo.reset()
 
 
 # ------------------------------------------------------------------ regressions of the issue
@@ -290,12 +372,27 @@ def test_standout_is_finite_and_correct_at_800():
 
 def test_guarded_branches_leak_no_nan_gradient():
     """MCP's eta_hat branch w/(1 - sqrt(2) w) is infinite at the cap and negative beyond: evaluated at a
-    guarded input there, so the gradient of the where chain is finite (plain torch.where gives NaN)."""
+    guarded input there, so the gradient of the where chain is finite off the cap (plain torch.where gives NaN
+    beyond it) and +inf at the cap itself, the pole's (never NaN, never negative)."""
     m = module("mcp")
-    w = torch.tensor([0.2, 0.7071067811865476, 1.0, 3.0], dtype=torch.float64, requires_grad=True)
+    cap = 0.7071067811865476
+    w = torch.tensor([0.2, math.nextafter(cap, 0), cap, 1.0, 3.0], dtype=torch.float64, requires_grad=True)
     m.eta_hat(w).sum().backward()
-    assert torch.isfinite(w.grad).all()
-    assert w.grad[2:].eq(0).all() and math.isclose(w.grad[0].item(), 1 / (1 - math.sqrt(2) * 0.2) ** 2)
+    assert torch.isfinite(w.grad[[0, 1, 3, 4]]).all() and w.grad[2].item() == math.inf
+    assert w.grad[3:].eq(0).all() and math.isclose(w.grad[0].item(), 1 / (1 - math.sqrt(2) * 0.2) ** 2)
+    assert w.grad[1].item() > 1e30
+
+
+def test_poles_at_a_branch_end_are_printed_through_the_end():
+    """The factor vanishing at the cap is printed as (b - x) with b the condition's literal: exact in floating
+    point, so eta_hat = +inf at b and positive just below (sqrt(2)/2 and 37/10 for MCP and SCAD)."""
+    for case, b in (("mcp", "0.7071067811865476"), ("scad", "3.7"), ("mcp_cap_1", "1.0")):
+        text = sdt.to_source(derivation(case))
+        start = text.index("def _eta_hat(")
+        body = text[start:text.index("\n\n\n", start)]
+        assert f"(x <= {b})" in body and f"({b} - x_" in body, (case, body)
+        x = torch.tensor([float(b)], dtype=torch.float64)
+        assert module(case).eta_hat(x).item() == math.inf
 
 
 def test_vector_penalty_is_one_clear_line():

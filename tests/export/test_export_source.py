@@ -26,6 +26,10 @@ INPUTS = [0.0, -0.0, 1e-30, -1e-8, 0.05, 0.7071067811865476, -1.3, 4.0, 800.0, -
 def derivation(case: str):
     if case == "user_rule":
         return sd.derive(keep_prob="sigmoid(w - c)", params={"c": 1})
+    if case == "drop_rate_rule":
+        return sd.derive(drop_rate="1/(1 + w*(w + c))", params={"c": 3}, lam=2)
+    if case == "mcp_cap_1":  # its cap b = a lam = 1 is one of the self-check's nominal points
+        return sd.catalog.get("mcp", a="1/2", lam="2")
     return sd.catalog.get(case)
 
 
@@ -72,25 +76,86 @@ def test_docstring_has_formulas_and_provenance(case):
         assert "Capped: beyond |w| = w_c = 0.70710678118654757" in doc and "continuous" in doc
 
 
-@pytest.mark.parametrize("case", ["logsum", "standout", "vardrop_approx"])
-def test_self_check_passes_in_a_fresh_interpreter(case, folder):
-    path = written(case, folder)
-    run = subprocess.run([sys.executable, "-I", path], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "self-check of Penalty" in run.stdout and "largest relative error" in run.stdout
+_RUN_AS_SCRIPTS = """
+import runpy, sys
+for path in sys.argv[1:]:
+    try:
+        runpy.run_path(path, run_name="__main__")
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    print("exit", code)
+"""
 
 
-def test_self_check_fails_on_a_wrong_value(folder):
-    """The self-check can fail: a corrupted embedded value makes it exit 1."""
-    path = written("logsum", folder)
-    text = open(path, encoding="utf-8").read()
+def test_self_checks_pass_in_a_fresh_interpreter_and_can_fail(folder):
+    """Each file's self-check (run as __main__ in one fresh python -I) passes; a corrupted embedded value makes
+    it exit 1. mcp_cap_1 (cap at w = 1) once raised a bare ZeroDivisionError: its points avoid the cap now."""
+    cases = ["logsum", "standout", "vardrop_approx", "mcp_cap_1"]
+    paths = [written(case, folder) for case in cases]
+    text = open(paths[0], encoding="utf-8").read()
     bad = text.replace("('omega', 1.0, 0.4054651081081644)", "('omega', 1.0, 0.40546)")
     assert bad != text
-    broken = path.replace(".py", "_broken.py")
+    broken = paths[0].replace(".py", "_broken.py")
     with open(broken, "w", encoding="utf-8") as fh:
         fh.write(bad)
-    run = subprocess.run([sys.executable, "-I", broken], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 1, run.stdout + run.stderr
+    run = subprocess.run([sys.executable, "-I", "-c", _RUN_AS_SCRIPTS, *paths, broken], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("self-check of Penalty") == 5 and "largest relative error" in run.stdout
+    assert [line for line in run.stdout.splitlines() if line.startswith("exit")] == ["exit 0"] * 4 + ["exit 1"]
+
+
+def test_self_check_points_avoid_breakpoints_and_caps():
+    """MCP with its cap at w = 1: no self-check point within 2% of the cap (w/(1 - w) was evaluated there); the
+    embedded values are mpmath's at 30 digits, eta_hat = oo beyond the cap."""
+    import mpmath
+
+    namespace: dict = {}
+    exec(sdt.to_source(derivation("mcp_cap_1")), namespace)  # noqa: S102 - symdual's own generated text
+    checks = namespace["_CHECK"]
+    assert {"omega", "eta_hat"} <= {p for p, _, _ in checks}  # (its f fails certification here: not exported)
+    for piece, x, value in checks:
+        if piece != "f_dual":
+            assert abs(x - 1.0) > 0.02, (piece, x)
+        with mpmath.workdps(30):
+            w = mpmath.mpf(x)
+            ref = {"omega": w - w * w / 2 if w <= 1 else mpmath.mpf(1) / 2,
+                   "eta_hat": w / (1 - w) if w < 1 else mpmath.inf,
+                   "f_dual": w / (1 + w)}[piece]  # b = 1: Omega = w - w^2/2, eta_hat = w/(1 - w), f = eta/(1 + eta)
+        assert value == float(ref), (piece, x, value, ref)
+
+
+class _Failing:
+    """A derivation whose mpmath evaluator fails (as the record's did at MCP's cap)."""
+
+    def __init__(self, d):
+        self._d = d
+
+    def __getattr__(self, name):
+        return getattr(self._d, name)
+
+    def evaluate_mp(self, piece, x, dps=40):
+        if piece == "eta_hat" and x > 0.4:
+            raise ZeroDivisionError
+        return self._d.evaluate_mp(piece, x, dps)
+
+
+def test_a_failing_self_check_is_one_input_error_line():
+    with pytest.raises(InputError, match="cannot build the self-check of .*eta_hat at .*ZeroDivisionError") as err:
+        sdt.to_source(_Failing(derivation("mcp")))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("case", "name"), [("logsum", "LogSumPenalty"), ("mcp", "MCPPenalty"),
+                                            ("user_rule", "StandoutPenalty"), ("drop_rate_rule", "DropRateRulePenalty"),
+                                            ("vardrop_approx", "VariationalDropoutApproximateKLPenalty")])
+def test_default_class_name_comes_from_the_catalog_title_or_the_rule(case, name):
+    """Catalog records have no name: the class is named after the entry whose rule text it has (Standout's
+    sigmoid(w - c) typed by hand is Standout), else after the rule kind."""
+    d = derivation(case)
+    assert type(sdt.penalty_module(d)).__name__ == name and name.isidentifier()
+    assert f"class {name}(torch.nn.Module):" in sdt.to_source(d)
 
 
 _PROBE = """
