@@ -33,6 +33,8 @@ RECOMPUTE_TIMEOUT = 30.0
 """Seconds for recomputing float64 values in mpmath (in a bounded child process)."""
 MAX_DPS = 1280
 """Most digits the adaptive mpmath evaluation doubles up to."""
+INTERPOLATE_ABOVE = 2000
+"""Above this many points in the intervals of lost significance, they are interpolated (see ``_interpolate``)."""
 GUARD_TOL = 1e-14
 """A float64 value further than this (relative) from mpmath at a probe point is a loss of significance."""
 GUARD_PROBES = np.concatenate([[1e-300, 1e-200, 1e-100, 1e-50, 1e-30, 1e-20, 1e-16], 10.0 ** (np.arange(-48, 49) / 4),
@@ -109,8 +111,45 @@ class ClosedForm:
             for a, b in zip(lo, hi, strict=True):
                 inside |= (mag > a) & (mag < b)
             if inside.any():
+                if np.count_nonzero(inside) > INTERPOLATE_ABOVE:
+                    inside &= ~self._interpolate(mag, out, inside)
                 self._recompute(mag, out, inside, converged_only=True)
         return out
+
+    def _interpolate(self, mag: Array, out: Array, inside: Array) -> Array:
+        """Many points where float64 loses significance: on panels of 1/8 decade in log10 x, a degree-24
+        Chebyshev interpolant of the converged mpmath values replaces them, where it agrees with mpmath to
+        GUARD_TOL/4 at 8 points of the panel between the nodes (else those points are recomputed one by one).
+        Returns the mask of the points so replaced."""
+        done = np.zeros(mag.shape, dtype=bool)
+        t = np.log10(mag[inside])
+        width, nodes = 0.125, np.cos(np.pi * (np.arange(25) + 0.5) / 25)
+        test = np.linspace(-0.95, 0.95, 8)
+        panels = np.unique(np.floor(t / width))
+        centres = (panels[:, None] + 0.5 + 0.5 * np.concatenate([nodes, test])[None, :]) * width
+        values = self._mp_points_in_time(10.0 ** centres.ravel())
+        if values is None:
+            return done
+        values = values.reshape(centres.shape)
+        idx = np.flatnonzero(inside)
+        for k, panel in enumerate(panels):
+            fit, check = values[k, :25], values[k, 25:]
+            if not (np.all(np.isfinite(fit)) and np.all(np.isfinite(check))):
+                continue
+            coef = np.polynomial.chebyshev.chebfit(nodes, fit, 24)
+            err = np.abs(np.polynomial.chebyshev.chebval(test, coef) - check)
+            if np.any(err > 0.25 * GUARD_TOL * np.abs(check)):
+                continue
+            here = np.floor(t / width) == panel
+            out[idx[here]] = np.polynomial.chebyshev.chebval(2 * (t[here] / width - panel) - 1, coef)
+            done[idx[here]] = True
+        return done
+
+    def _mp_points_in_time(self, points: Array) -> Array | None:
+        """Converged mpmath values at ``points`` (NaN where not converged) in a bounded child; None if cut."""
+        result = bounded(self._mp_points, points, True,
+                         timeout=max(min(deadline.remaining(), RECOMPUTE_TIMEOUT), 0.0))
+        return result.value if result.ok else None
 
     def unguarded(self, x: object, recompute: bool = True) -> tuple[Array, Array]:
         """(|x|, values) by the float64 path, its series at 0+, the limits and (``recompute``) the recomputation
