@@ -1,8 +1,9 @@
 """The paper's Table 2 for every catalog method: rule, eta_hat, Omega, verdicts, provenance.
 
-    symdual table                      # terminal table (long formulas cut with an ellipsis)
+    symdual table                      # terminal table, long cells wrapped to the terminal's width
     symdual table --format md          # Markdown, full formulas
-    symdual table --format latex       # a LaTeX tabular
+    symdual table --format latex       # a booktabs table that fits a column of a two-column page
+    symdual table --format latex --layout page   # the table* variant, every column, full width
     symdual table --method mcp --method vardrop_exact --no-cache
 
 Rows are built and rendered here; the command's options are in symdual.cli.table.
@@ -15,12 +16,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import textwrap
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from .report import QUAD_PT, break_tex, continued, tex_escape
 from .verdict import MARKS
 
-ROW_VERSION = 1
+ROW_VERSION = 2
 NAMESPACE = "table"
 VERDICTS = (("subquadratic", "subq."), ("sparsity", "sparse"), ("unbiased", "unbiased"), ("bounded", "bounded"))
 MARK_TEXT, MARK_LATEX = MARKS["symbol"], MARKS["latex"]
@@ -97,12 +101,14 @@ def check_row(row: Any) -> str | None:
 # ------------------------------------------------------------------ rows
 def _readable(expr: Any) -> Any:
     """For display only: rationals with denominators over 1000 (fitted constants such as
-    Molchanov's 0.63576) as 6-digit decimals."""
+    Molchanov's 0.63576) as 6-digit decimals, floats (numeric series coefficients) to 10 digits."""
     import sympy as sp
 
     if not isinstance(expr, sp.Basic):
         return expr
-    return expr.xreplace({r: sp.Float(r, 6) for r in expr.atoms(sp.Rational) if r.q > 1000})
+    short = {r: sp.Float(r, 6) for r in expr.atoms(sp.Rational) if r.q > 1000}
+    short.update({f: sp.Float(f, 10) for f in expr.atoms(sp.Float) if f._prec > 34})
+    return expr.xreplace(short)
 
 
 def _piece(expr: Any) -> dict[str, str]:
@@ -307,31 +313,44 @@ def _mark(v: dict[str, Any], marks: dict[str, str]) -> str:
     return marks[v["status"]] + ("" if v.get("as_expected", True) else "!")
 
 
-def _cut(text: str, width: int) -> str:
+def _wrap_cell(text: str, width: int) -> list[str]:
+    """One cell as lines of at most ``width`` characters (broken at spaces, long words split)."""
     text = " ".join(printable(text).split())
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+    return textwrap.wrap(text, max(width, 1), break_long_words=True, break_on_hyphens=False) or [""]
 
 
 def render_text(rows: list[dict[str, Any]], width: int | None = None) -> str:
-    """A terminal table; the formula columns share the width left by the fixed ones."""
-    width = width or max(100, shutil.get_terminal_size((160, 24)).columns)
+    """A terminal table ``width`` characters wide (default the terminal's; at least 80); the formula
+    columns share what the fixed ones leave, and a long cell (or heading) wraps onto more lines of its row.
+    Where the width is tight the verdict and provenance columns narrow first."""
+    width = max(80, width or shutil.get_terminal_size((160, 24)).columns)
     heads = ["method", "rule", "eta_hat(w)", "Omega(w)"] + [h for _, h in VERDICTS] + ["Omega from"]
-    fixed = [max(len(h), 3) for _, h in VERDICTS]
-    method_w = max(len(r["name"]) for r in rows) if rows else 6
-    prov_w = 11
-    free = width - method_w - sum(fixed) - prov_w - 3 * (len(heads) - 1)
-    rule_w, eta_w = max(12, free * 3 // 10), max(12, free * 25 // 100)
-    omega_w = max(16, free - rule_w - eta_w)
+    method_w = max([len(r["name"]) for r in rows] + [6])
+    fixed, prov_w = [max(len(h), 3) for _, h in VERDICTS], 11
+    seps = 3 * (len(heads) - 1)
+    if width - method_w - sum(fixed) - prov_w - seps < 36:
+        fixed, prov_w = [4] * len(VERDICTS), 6  # '(✓)!' is 4 wide; headings wrap
+    free = width - method_w - sum(fixed) - prov_w - seps
+    rule_w, eta_w = max(8, free * 3 // 10), max(8, free * 25 // 100)
+    omega_w = max(8, free - rule_w - eta_w)
     widths = [method_w, rule_w, eta_w, omega_w] + fixed + [prov_w]
-    line = lambda cells: " | ".join(c.ljust(w_) for c, w_ in zip(cells, widths, strict=False)).rstrip()  # noqa: E731
-    out = [line(heads), "-+-".join("-" * w_ for w_ in widths)]
-    for r in rows:
-        cells = [r["name"], _cut(r["rule"]["text"], rule_w), _cut(r["eta_hat"]["text"], eta_w),
-                 _cut(r["omega"]["text"], omega_w)]
-        cells += [_mark(r["verdicts"][key], MARK_TEXT) for key, _ in VERDICTS]
-        cells.append(_cut(r["omega_method"], prov_w))
-        out.append(line(cells))
-    out += ["", LEGEND]
+    line = lambda cells: " | ".join(c.ljust(w_) for c, w_ in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+
+    def block(texts: list[str]) -> list[str]:
+        cells = [_wrap_cell(t, w_) for t, w_ in zip(texts, widths, strict=True)]
+        return [line([c[i] if i < len(c) else "" for c in cells]) for i in range(max(map(len, cells)))]
+
+    rule = "-+-".join("-" * w_ for w_ in widths)
+    out, tall = [*block(heads), rule], False
+    for k, r in enumerate(rows):
+        texts = [r["name"], r["rule"]["text"], r["eta_hat"]["text"], r["omega"]["text"]]
+        texts += [_mark(r["verdicts"][key], MARK_TEXT) for key, _ in VERDICTS] + [r["omega_method"]]
+        lines = block(texts)
+        if k and (len(lines) > 1 or tall):  # a rule between rows when either of them wraps
+            out.append(rule)
+        tall = len(lines) > 1
+        out += lines
+    out += ["", *textwrap.wrap(LEGEND, width, break_on_hyphens=False)]
     return printable("\n".join(out))
 
 
@@ -354,32 +373,133 @@ def render_md(rows: list[dict[str, Any]]) -> str:
     return printable("\n".join(out))
 
 
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-                "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "<": r"\textless{}", ">": r"\textgreater{}",
-                "|": r"\textbar{}"}
+_tex_escape = tex_escape
 
 
-def _tex_escape(text: str) -> str:
-    """Text for LaTeX's text mode (one pass, so no replacement is escaped again)."""
-    return "".join(_TEX_SPECIAL.get(c, c) for c in text)
+@dataclass(frozen=True)
+class Layout:
+    """A LaTeX table's frame: the float (``table`` in one column, ``table*`` across both), its width and
+    font in pt, the padding of its columns, the formula columns it shows and the share of each."""
+
+    float: str
+    width: float
+    font: str
+    font_pt: float
+    tabcolsep: float
+    columns: tuple[tuple[str, float], ...]
+    heads: tuple[str, ...]
+    method: str = "title"  # the method column shows the entry's "title" or its catalog "name"
 
 
-def render_latex(rows: list[dict[str, Any]]) -> str:
-    """A LaTeX longtable (needs \\usepackage{longtable, amssymb})."""
-    cols = "p{2.6cm}p{3.2cm}p{3.2cm}p{4.6cm}cccc p{2.4cm}"
-    heads = ["Method", "Rule", r"$\hat\eta(w)$", r"$\Omega(w)$", "subq.", "sparse", "unbiased", "bounded",
-             r"$\Omega$ from"]
-    out = [r"% symdual table: the eta-trick duals of adaptive dropout (LeJeune et al. 2021, Table 2)",
-           r"\begin{longtable}{" + cols + "}", " & ".join(heads) + r" \\ \hline \endhead"]
+LAYOUTS = {
+    "column": Layout("table", 229.5, r"\scriptsize", 7.0, 2.0, (("method", 0.39), ("omega", 0.61)),
+                     ("subq.", "sp.", "unb.", "bdd."), method="name"),
+    "page": Layout("table*", 469.0, r"\scriptsize", 7.0, 3.0,
+                   (("method", 0.19), ("rule", 0.29), ("eta_hat", 0.22), ("omega", 0.30)),
+                   ("subq.", "sparse", "unb.", "bdd.")),
+}
+"""``column``: catalog name, Omega and the verdicts in \\columnwidth of a two-column article (229.5 pt);
+``page``: the title, the rule, eta_hat, Omega and the verdicts in its \\textwidth (469 pt). A piece without
+a closed form shows the leading terms of its series at 0+ and infinity."""
+LATEX_PACKAGES = r"\usepackage{amsmath,amssymb,booktabs,array}"
+_MARK_PT = 18.5  # (\checkmark)! at 10 pt
+_HEADS = {"method": "Method", "rule": "Rule", "eta_hat": r"$\hat\eta(w)$", "omega": r"$\Omega(w)$"}
+LATEX_LEGEND = (r"$\checkmark$ proved, ($\checkmark$) supported numerically, $\times$ refuted, ? unknown, "
+                r"! differs from the entry's expectation")
+
+
+def _scale(font_pt: float) -> float:
+    """Width at 10 pt over width at ``font_pt``: smaller sizes of Computer Modern are drawn wider."""
+    return 10.0 / font_pt / (1.0 + 0.05 * (10.0 - font_pt))
+
+
+def _math_cell(latex: str, width_pt: float, font_pt: float) -> str:
+    """A formula in a p-column ``width_pt`` wide at ``font_pt``: lines broken to fit, continued indented."""
+    scale = _scale(font_pt)
+    lines = break_tex(_flat(latex), width_pt * scale, (width_pt - QUAD_PT * font_pt / 10.0) * scale)
+    return "$" + lines[0] + "$" + "".join(r"\newline\hspace*{1em}$" + continued(x) + "$" for x in lines[1:])
+
+
+def _method_cell(r: dict[str, Any], show: str) -> str:
+    """The title (or the catalog name) in bold and the parameters but lam = 1 (citations: the Markdown table)."""
+    params = ", ".join(p for p in r["params"].split(", ") if p and p != "lam=1")
+    head = tex_escape(r["title"]) if show == "title" else tex_escape(r["name"], breakable=True)
+    return rf"\textbf{{{head}}}" + (f" ({tex_escape(params, breakable=True)})" if params else "")
+
+
+_ORDER_TERM = r" + O\left("
+_SERIES_WHERE = (("0", r"w \to 0^+"), ("oo", r"w \to \infty"))
+
+
+def _formula(r: dict[str, Any], key: str) -> str:
+    """A formula cell's LaTeX: the closed form, else 'numeric' for eta_hat and, for Omega, the leading
+    terms of its series at 0+ and infinity (O-terms dropped)."""
+    latex = r[key]["latex"]
+    head = {"omega": r"\text{no closed form}", "eta_hat": r"\text{numeric}"}.get(key)
+    if head is None or not latex.startswith(head):
+        return latex
+    if key == "eta_hat":
+        return head
+    parts = [head]
+    for at, where in _SERIES_WHERE:
+        ser = r["series"].get(f"{key}@{at}")
+        if ser is not None:
+            body = ser["latex"].rsplit(_ORDER_TERM, 1)[0] if ser["latex"].endswith(r"\right)") else ser["latex"]
+            parts.append(rf"\sim {body}\ ({where})")
+    return r";\ ".join(parts)
+
+
+def _mark_tex(v: dict[str, Any]) -> str:
+    return "$" + _mark(v, MARK_LATEX).replace("$", "") + "$"
+
+
+def render_latex(rows: list[dict[str, Any]], layout: str = "column") -> str:
+    """A booktabs table with the formulas as math, broken to fit their columns, for pdflatex (needs
+    :data:`LATEX_PACKAGES`): ``layout`` "column" (a ``table`` float in one column of a two-column page)
+    or "page" (a ``table*`` float across the page, with the rules, eta_hat and provenance)."""
+    lay = LAYOUTS[layout]
+    marks_pt = [max(_MARK_PT, 5.6 * len(h)) / _scale(lay.font_pt) for h in lay.heads]
+    n_cols = len(lay.columns) + len(lay.heads)
+    free = lay.width - sum(marks_pt) - 2 * lay.tabcolsep * (n_cols - 1) - 1.0
+    widths = {c: share * free for c, share in lay.columns}
+    order = [c for c, _ in lay.columns]
+    spec = "".join(rf">{{\raggedright\arraybackslash}}p{{{widths[c]:.1f}pt}}" for c in order)
+    spec += "c" * len(lay.heads)
+    heads = [_HEADS[c] for c in order] + list(lay.heads)
+    out = [r"% symdual table: the eta-trick penalties of adaptive dropout (LeJeune et al. 2021, Table 2)",
+           "% needs " + LATEX_PACKAGES,
+           rf"\begin{{{lay.float}}}[t]", r"\centering", lay.font, rf"\setlength{{\tabcolsep}}{{{lay.tabcolsep}pt}}",
+           r"\setlength{\extrarowheight}{1pt}",
+           rf"\begin{{tabular}}{{@{{}}{spec}@{{}}}}", r"\toprule", " & ".join(heads) + r" \\", r"\midrule"]
     for r in rows:
-        method = rf"\textbf{{{_tex_escape(r['name'])}}} {_tex_escape(r['title'])} ({_tex_escape(r['params'])})"
-        cells = [method] + [f"${r[k]['latex']}$" for k in ("rule", "eta_hat", "omega")]
-        cells += [_mark(r["verdicts"][k], MARK_LATEX) for k, _ in VERDICTS]
-        cells.append(_tex_escape(r["omega_method"]))
-        out.append(_flat(" & ".join(cells)) + r" \\")
-    out += [r"\end{longtable}",
-            r"% \checkmark proved, (\checkmark) supported numerically, $\times$ refuted, ? unknown, ! not as expected"]
+        cells = []
+        for c in order:
+            if c == "method":
+                cells.append(_method_cell(r, lay.method))
+            else:
+                cells.append(_math_cell(_formula(r, c), widths[c], lay.font_pt))
+        cells += [_mark_tex(r["verdicts"][key]) for key, _ in VERDICTS]
+        out.append(" & ".join(cells) + r" \\")
+    verdicts = "; ".join(f"{h} {name}" for h, (name, _) in zip(lay.heads, VERDICTS, strict=True))
+    out += [r"\bottomrule", r"\end{tabular}",
+            rf"\caption{{Effective penalties $\Omega$ of adaptive dropout (symdual; LeJeune et al.\ 2021, Table 2), "
+            r"$\lambda = 1$ unless stated. "
+            rf"Verdicts ({tex_escape(verdicts)}): {LATEX_LEGEND}.}}",
+            r"\label{tab:symdual-penalties}", rf"\end{{{lay.float}}}"]
     return printable("\n".join(out))
 
 
 RENDER = {"text": render_text, "md": render_md, "latex": render_latex}
+
+
+def paper_files(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The paper's table as files, name -> text: Markdown, the LaTeX ``table`` (one column) and ``table*``
+    (full width), and a two-column article showing both (``pdflatex table2_demo.tex``)."""
+    from .report import latex_document
+
+    column, page = render_latex(rows, "column"), render_latex(rows, "page")
+    demo = latex_document("\n\n".join([column, page, "The tables are floats: they appear at the top of a column "
+                                       "(Table 1) and of a page (Table 2)."]), twocolumn=True,
+                          packages=LATEX_PACKAGES)
+    return {"table2.md": render_md(rows) + "\n", "table2.tex": column + "\n", "table2_wide.tex": page + "\n",
+            "table2_demo.tex": demo}

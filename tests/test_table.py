@@ -6,7 +6,7 @@ import json
 import pytest
 
 import symdual as sd
-from symdual import cache, table
+from symdual import cache, report, table
 from symdual.cli import main
 
 FEW = ["l1", "mcp", "hardthresh"]
@@ -18,6 +18,28 @@ def cache_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
+def body_rows(lines: list[str]) -> dict[str, list[str]]:
+    """The text table's rows by method: every physical line of a row (a wrapped cell continues below)."""
+    rows: dict[str, list[str]] = {}
+    last = None
+    start = next(k for k, line in enumerate(lines) if "-+-" in line) + 1  # below the (wrapped) headings
+    for line in lines[start:]:
+        if not line or line.startswith("-") or " | " not in line:
+            if not line:
+                break
+            continue
+        name = line.split(" | ")[0].strip()
+        last = name or last
+        rows.setdefault(last, []).append(line)
+    return rows
+
+
+def column(row_lines: list[str], k: int) -> str:
+    """Column ``k`` of a wrapped row, its lines joined by spaces."""
+    return " ".join(c for c in (line.split(" | ")[k].strip() if len(line.split(" | ")) > k else ""
+                                for line in row_lines) if c)
+
+
 def run_table(capsys, *args: str) -> tuple[int, str, str]:
     argv = ["table", *args]
     for name in FEW if "--method" not in args else []:
@@ -27,25 +49,42 @@ def run_table(capsys, *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def test_text_table_and_cache_location(cache_dir, capsys):
+def test_text_table_and_cache_location(cache_dir, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
     code, out, _ = run_table(capsys)
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split(" | ")[0].strip() == "method" and "sparse" in lines[0] and "bounded" in lines[0]
-    body = {line.split(" | ")[0].strip(): line for line in lines[2:2 + len(FEW)]}
+    body = body_rows(lines)
     assert list(body) == FEW
-    marks = [c.strip() for c in body["mcp"].split(" | ")[4:8]]
+    marks = [c.strip() for c in body["mcp"][0].split(" | ")[4:8]]
     assert marks == ["✓", "✓", "✓", "✓"]  # MCP: subquadratic, sparse, unbiased, bounded
-    assert [c.strip() for c in body["l1"].split(" | ")[4:8]] == ["✓", "✓", "✗", "✗"]
+    assert [c.strip() for c in body["l1"][0].split(" | ")[4:8]] == ["✓", "✓", "✗", "✗"]
     assert lines[-1].startswith(f"cache: {cache_dir / 'table'}")
     assert "0 of 3 rows from the cache" in lines[-1]
 
 
-def test_long_formulas_are_cut_in_the_terminal_only(cache_dir, capsys):
-    _, text, _ = run_table(capsys, "--method", "scad")
-    _, md, _ = run_table(capsys, "--method", "scad", "--format", "md")
-    assert "…" in text and "…" not in md
-    assert "`w (w <= 1); -5*w**2/27 + 37*w/27 - 5/27 (w <= 37/10); 47/20 (w > 37/10)`" in md
+@pytest.mark.parametrize("columns", [80, 200])
+def test_long_cells_wrap_to_the_terminal_width_without_cutting(cache_dir, capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    _, text, _ = run_table(capsys, "--method", "scad", "--method", "mcp")
+    _, md, _ = run_table(capsys, "--method", "scad", "--method", "mcp", "--format", "md")
+    assert "…" not in text and "…" not in md
+    assert max(map(len, text.splitlines()[:-1])) <= columns  # the last line is the cache's
+    omega = "w (w <= 1); -5*w**2/27 + 37*w/27 - 5/27 (w <= 37/10); 47/20 (w > 37/10)"
+    assert f"`{omega}`" in md
+    scad = body_rows(text.splitlines())["scad"]
+    assert len(scad) > 1 and column(scad, 3) == omega  # the whole formula, wrapped at its spaces
+
+
+def test_render_text_wraps_to_a_given_width():
+    row = {"name": "x", "rule": {"text": "a " * 60}, "eta_hat": {"text": "b" * 90}, "omega": {"text": "c"},
+           "omega_method": "closed form", "verdicts": {k: {"status": "proved"} for k, _ in table.VERDICTS}}
+    out = table.render_text([row, dict(row, name="y")], width=80).splitlines()
+    assert max(map(len, out)) <= 80
+    rows = body_rows(out)
+    assert list(rows) == ["x", "y"] and column(rows["x"], 1) == ("a " * 60).strip()
+    assert column(rows["x"], 2).replace(" ", "") == "b" * 90  # a word longer than its column is split
 
 
 def test_markdown_and_latex(cache_dir, capsys):
@@ -57,9 +96,11 @@ def test_markdown_and_latex(cache_dir, capsys):
     assert "cache:" in err and "cache:" not in md
     code, tex, _ = run_table(capsys, "--format", "latex")
     assert code == 0
-    assert r"\begin{longtable}" in tex and r"\end{longtable}" in tex and r"\checkmark" in tex
+    assert r"\begin{table}[t]" in tex and r"\toprule" in tex and r"\bottomrule" in tex and r"\checkmark" in tex
     assert tex.count(r"\\") >= len(FEW) + 1
     assert r"\frac{\sqrt{2}}{4}" in tex  # MCP's bound a lam/2 with a = 1/2, lam = sqrt(2)
+    code, wide, _ = run_table(capsys, "--format", "latex", "--layout", "page")
+    assert code == 0 and r"\begin{table*}[t]" in wide and r"$p(w) = \frac{1}{w + 1}$" in wide  # l1's rule
 
 
 def test_warm_table_comes_from_the_cache_without_deriving(cache_dir, capsys, monkeypatch):
@@ -163,7 +204,8 @@ def test_every_catalog_row_renders(name, catalog_record):
     json.dumps(row)  # cacheable
     for fmt in ("text", "md"):
         assert name in table.RENDER[fmt]([row])
-    assert name.replace("_", r"\_") in table.render_latex([row])
+    assert report.tex_escape(name, breakable=True) in table.render_latex([row], "column")
+    assert report.tex_escape(row["title"]) in table.render_latex([row], "page")
     assert all(v["as_expected"] for v in row["verdicts"].values()), row["verdicts"]
     if not row["omega"]["closed"]:
         assert "no closed form" in row["omega"]["text"] or "min_eta" in row["omega"]["text"]

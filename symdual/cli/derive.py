@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_rule_arguments(parser)
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="machine-readable output")
-    out.add_argument("--latex", action="store_true", help="LaTeX output")
+    out.add_argument("--latex", action="store_true",
+                     help="LaTeX: the pieces as aligned equations broken to fit a column of a two-column article, "
+                          "then the verdicts and provenance as lists (needs \\usepackage{amsmath,amssymb})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,9 +27,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(d.as_dict(), indent=2))
     elif args.latex:
-        from ..report import latex_summary
+        from ..report import latex_report
 
-        print(latex_summary(d))
+        print(latex_report(d))
     else:
         print(d)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..table import NAMESPACE, RENDER, printable
+from ..table import LAYOUTS, NAMESPACE, RENDER, printable
 from ._rule_options import add_timeout_argument
 
 HELP = "the paper's Table 2 for every catalog method"
@@ -12,7 +12,12 @@ DESCRIPTION = "The paper's Table 2 for every catalog method: rule, eta_hat, Omeg
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=sorted(RENDER), default="text", help="output format (default text)")
+    parser.add_argument("--format", choices=sorted(RENDER), default="text",
+                        help="output format (default text: wrapped to the terminal's width)")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="column",
+                        help="--format latex: 'column' (a table float in one column of a two-column page: name, "
+                             "Omega, verdicts) or 'page' (a table* float across the page, with the rules and "
+                             "eta_hat); needs \\usepackage{amsmath,amssymb,booktabs,array} (default column)")
     parser.add_argument("--method", action="append", default=None, metavar="NAME",
                         help="only this catalog method (repeatable; default: all)")
     parser.add_argument("--no-cache", action="store_true",
@@ -30,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         catalog.entry(name)  # InputError listing the known names
     rows, info = build_rows(list(dict.fromkeys(names)), use_cache=not args.no_cache, timeout=args.timeout)
-    print(RENDER[args.format](rows))
+    if args.format == "latex":
+        print(RENDER["latex"](rows, layout=args.layout))
+    else:
+        print(RENDER[args.format](rows))
     if args.verbose:
         for r in rows:
             _print_details(r)

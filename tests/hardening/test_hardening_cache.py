@@ -239,7 +239,7 @@ def test_control_sequences_in_a_stored_entry_are_not_printed_raw(cache_dir, caps
         for c in out + err:
             assert c == "\n" or unicodedata.category(c) != "Cc", repr(c)
     text, verbose, md = outs[0][1], outs[1][1], outs[2][1]
-    assert text.splitlines()[2].startswith("l1 | p(w) = EVIL 1/(w + 1) ")
+    assert text.splitlines()[2].startswith("l1     | p(w) = EVIL 1/(w + 1) ")
     assert "  sparsity      proved     ok hidden" in verbose.splitlines()
     assert "  - line one line two" in verbose.splitlines()
     assert "**l1** l1  (lasso) (lam=1); Tibshirani" in md  # the carriage return became a space
