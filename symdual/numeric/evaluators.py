@@ -7,7 +7,6 @@ w = +-inf take the symbolic limits, float16/32 input is accepted.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -382,7 +381,7 @@ def _decades(x: mpmath.mpf) -> int:
 
 def _digits_of(x: mpmath.mpf) -> int:
     """Extra digits for an argument x > 1 (1 - w keeps its 1 at w = 1e300)."""
-    return int(math.log10(float(x))) if 10 < x < mpmath.inf else 0
+    return int(mpmath.log10(x)) if 10 < x < mpmath.inf else 0  # x may lie beyond the float64 range
 
 
 def _merged_intervals(lo: Array, hi: Array) -> tuple[Array, Array]:

@@ -337,3 +337,12 @@ def test_many_points_of_lost_significance_are_interpolated_to_mpmath_accuracy():
     with mpmath.workdps(40):
         want = np.array([float(2 * mpmath.sin(mpmath.mpf(p) / 2) ** 2 / mpmath.mpf(p) ** 2) for p in pts[::97]])
     assert np.max(np.abs(got[::97] / want - 1)) < 1e-14
+
+
+def test_mp_at_an_argument_beyond_the_float64_range():
+    """mpmath has no overflow: log(x) at x = 1e400 is 400 log(10) (the digit count of x once went through
+    float(x) = inf and raised OverflowError, leaving verify's duality check of Standout unchecked)."""
+    x = sp.Symbol("x", positive=True)
+    with mpmath.workdps(40):
+        got = ClosedForm(sp.log(x), x).mp(mpmath.mpf("1e400"), 30)
+        assert abs(got - 400 * mpmath.log(10)) < mpmath.mpf(10) ** -25
