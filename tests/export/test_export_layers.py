@@ -10,12 +10,13 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from scipy.optimize import brentq
-from torch import nn
 
-from symdual.errors import InputError
-from symdual.export import layers as L
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+from symdual.errors import InputError  # noqa: E402
+from symdual.export import layers as L  # noqa: E402
 
 EPS = 2.0  # LogSum(eps): Omega = log(1 + |w|/eps), eta_hat = |w| (|w| + eps), Omega'(0+) = 1/eps
 B = 0.5  # MCP breakpoint b: eta_hat = b|w|/(b - |w|) below b, oo beyond
