@@ -55,21 +55,27 @@ def has_rule(args: argparse.Namespace) -> bool:
 
 def param_values(args: argparse.Namespace) -> dict:
     """{name: exact value} from ``--param NAME=VALUE`` (each once), and ``lam`` from ``--lam`` (its text) if given."""
+    return parse_params(args.param, args.lam)
+
+
+def parse_params(texts: list[str], lam: str | None, where: str = "") -> dict:
+    """{name: exact value} of ``NAME=VALUE`` texts (each name once), plus ``lam`` (its text) if given;
+    ``where`` names the rule in the message for a name given twice."""
     from ..parsing import ParseError, parse_param
 
     params = {}
-    for text in args.param:
+    for text in texts:
         try:
             name, value = parse_param(text)
         except ParseError as exc:
             raise InputError(f"--param: {exc}") from None
         if name in params:
-            raise InputError(f"--param {name} is given twice")
+            raise InputError(f"--param {name} is given twice{where}")
         params[name] = value
-    if "lam" in params and args.lam is not None:
+    if "lam" in params and lam is not None:
         raise InputError("lam is given twice (--lam and --param lam=...): give one")
-    if args.lam is not None:
-        params["lam"] = args.lam  # read (and checked) by the derivation, as any rule's lam
+    if lam is not None:
+        params["lam"] = lam  # read (and checked) by the derivation, as any rule's lam
     return params
 
 

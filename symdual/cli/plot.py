@@ -12,7 +12,7 @@ import argparse
 from typing import Any
 
 from ..errors import InputError
-from ._rule_options import RULE_OPTIONS, add_timeout_argument
+from ._rule_options import RULE_OPTIONS, add_timeout_argument, parse_params
 
 HELP = "plot rules and catalog methods side by side (Omega, eta_hat, drop rate, f)"
 DESCRIPTION = ("Draw rules and catalog methods side by side in the papers' figure style, e.g. "
@@ -86,22 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _settings(rule: dict) -> dict:
     """{name: exact value} of one rule's --param (each once) and --lam."""
-    from ..parsing import ParseError, parse_param
-
-    values: dict[str, Any] = {}
-    for text in rule["params"]:
-        try:
-            name, value = parse_param(text)
-        except ParseError as exc:
-            raise InputError(f"--param: {exc}") from None
-        if name in values:
-            raise InputError(f"--param {name} is given twice for {rule['option']} {rule['text']}")
-        values[name] = value
-    if rule["lam"] is not None:
-        if "lam" in values:
-            raise InputError("lam is given twice (--lam and --param lam=...): give one")
-        values["lam"] = rule["lam"]
-    return values
+    return parse_params(rule["params"], rule["lam"], f" for {rule['option']} {rule['text']}")
 
 
 def _derived(rule: dict, timeout: float | None) -> Any:
