@@ -345,7 +345,7 @@ def fit_binary(fun: Callable[[Array], Array], e_lo: int, e_hi: int, split: int, 
     coefs[:, live] = powers
     approx = _horner_rows(powers, u_check)
     error = np.zeros(len(floors))
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         deviation = np.abs(approx - exact)
         for row, floor in enumerate(floors):
             err = deviation[row] if floor is None else deviation[row] / (floor + np.abs(exact[row]))
