@@ -1,7 +1,7 @@
-"""The ``symdual`` command line: derive, table, verify, figures, plot, cache, export.
+"""The ``symdual`` command line: derive, table, verify, figures, plot, cache, export, case-study.
 
 One module per subcommand (``symdual.cli.derive``, ``.table``, ``.verify``,
-``.figures``, ``.plot``, ``.export``), each with ``add_arguments(parser)`` and ``run(args) -> int``;
+``.figures``, ``.plot``, ``.export``, ``.casestudy``), each with ``add_arguments(parser)`` and ``run(args) -> int``;
 a subcommand imports its heavy dependencies inside ``run``, so every one is
 listed by ``symdual --help`` even when its optional dependency is missing,
 and then fails with one line naming the install command. Input errors print
@@ -20,13 +20,13 @@ from types import FrameType
 
 from .. import __version__
 from ..errors import InputError
-from . import cache, derive, export, figures, plot, table, verify
+from . import cache, casestudy, derive, export, figures, plot, table, verify
 from ._extras import missing_dependency
 
 __all__ = ["build_parser", "main"]
 
 SUBCOMMANDS = {"derive": derive, "table": table, "verify": verify, "figures": figures, "plot": plot, "cache": cache,
-               "export": export}
+               "export": export, "case-study": casestudy}
 
 
 class _Parser(argparse.ArgumentParser):

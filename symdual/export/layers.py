@@ -10,6 +10,8 @@ gradient is the eta-trick's: each mode has, in expectation, the gradient of
 ``loss + 1/2 sum_j r_j w_j**2`` with r frozen, whose fixed points are the stationary points of
 ``loss + lam * sum_j Omega(w_j)`` (Omega'(w) = w/eta_hat(w)).
 
+- :class:`PenalizedLinear`: the effective penalty itself, ``penalty() = lam sum (Omega(w) - Omega(0))`` (the
+  exported penalty module; a Derivation with a torch Omega is needed);
 - :class:`AdaptiveDropoutLinear`: inverted Bernoulli masks W * m/q, m ~ Bernoulli(q(w)), a fresh mask every
   forward: one per step (``mode="step"``) or one per example (``"example"``);
 - :class:`GaussianDropoutLinear`: W * (1 + sigma xi), sigma**2 = r, xi ~ N(0, 1) shared by the batch
@@ -48,8 +50,8 @@ from symdual.export.pruning import prune_, sparsity
 from symdual.record import Derivation
 
 __all__ = ["MAX_RATIO", "TOL", "AdaptiveDropoutLinear", "AdaptiveProxLinear", "AdaptiveTikhonovLinear",
-           "EtaTrickLinear", "GaussianDropoutLinear", "TorchRule", "adaptive_layers", "penalty", "prox_step_",
-           "prune_", "sparsity", "torch_rule"]
+           "EtaTrickLinear", "GaussianDropoutLinear", "PenalizedLinear", "TorchRule", "adaptive_layers", "penalty",
+           "prox_step_", "prune_", "sparsity", "torch_rule"]
 
 TOL = 0.05
 """Default sparsity tolerance on the keep probability q (the paper's 0.05, i.e. r > 19)."""
@@ -183,6 +185,23 @@ class _AdaptiveLinear(nn.Linear):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, rule={self.rule.name}, lam={self.lam:g}, tol={self.tol:g}"
+
+
+class PenalizedLinear(_AdaptiveLinear):
+    """``nn.Linear`` trained with the effective penalty: ``penalty() = lam sum_j (Omega(w_j) - Omega(0))`` through
+    :func:`symdual.export.torch.penalty_module` (gradient lam Omega'(w) = lam w/eta_hat(w)); no noise. The rule must
+    be a Derivation; sparsity and eval as for every layer here (q = eta_hat/(eta_hat + lam) < tol is zero)."""
+
+    def __init__(self, in_features: int, out_features: int, rule: Rule, lam: float | None = None, *,
+                 bias: bool = True, tol: float = TOL, device=None, dtype=None) -> None:
+        if not isinstance(rule, Derivation):
+            raise InputError("PenalizedLinear needs a Derivation (its Omega is exported to torch)")
+        super().__init__(in_features, out_features, rule, lam, bias=bias, tol=tol, device=device, dtype=dtype)
+        module = sdt.penalty_module(rule, self.lam)
+        self._omega_sum = module.forward  # a bound method: not a submodule, so the state dict stays nn.Linear's
+
+    def penalty(self) -> Tensor:
+        return self._omega_sum(self.weight)
 
 
 def _inverse_keep(m: Tensor, q: Tensor) -> Tensor:

@@ -82,6 +82,7 @@ SERIES_STYLES: tuple[LineStyle, ...] = (
     LineStyle("#5F5F5F", (0, (2.8, 1.4)), "v"),                    # dark grey, short dashes
     LineStyle("#56B4E9", (0, (9.0, 2.0)), "x"),                    # sky blue, long dashes
     LineStyle("#E69F00", (0, (3.0, 1.0, 1.0, 1.0)), "P"),          # orange, dense dash-dot
+    LineStyle("#882255", (0, (4.0, 1.0, 1.0, 1.0, 1.0, 1.0)), "<", hollow=True),  # wine, dash-dot-dot dense
 )
 """Okabe-Ito colours and a dark grey; every (line style, marker) pair is distinct: greyscale keeps the series apart."""
 
