@@ -40,13 +40,14 @@ class Epoch:
 
 @dataclass
 class Run:
-    """One method's run: its settings and its history, one :class:`Epoch` per epoch."""
+    """One method's run: its settings, its history (one :class:`Epoch` per epoch) and the trained model."""
 
     method: Method
     epochs: int
     seed: int
     device: str
     history: list[Epoch] = field(default_factory=list)
+    model: LeNet | None = field(default=None, repr=False, compare=False)
 
     @property
     def final(self) -> Epoch:
@@ -102,7 +103,7 @@ def train(method: Method, split: Split, *, epochs: int, seed: int = 0, device: s
     x_val = torch.as_tensor(split.x_val, device=dev)
     y_val = torch.as_tensor(split.y_val, device=dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=method.lr)
-    run = Run(method=method, epochs=epochs, seed=seed, device=str(dev))
+    run = Run(method=method, epochs=epochs, seed=seed, device=str(dev), model=model)
     n = split.n_train
     start = time.perf_counter()
     for epoch in range(epochs):

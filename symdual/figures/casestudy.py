@@ -59,7 +59,7 @@ def draw(curves: Sequence[Curve], groups: Sequence[str]) -> Any:
             ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:g}$"))
             ax.yaxis.set_minor_formatter(NullFormatter())
-            ax.set_xlim(1, last)
+            ax.set_xlim(1, max(last, 2))
             ax.set_xlabel(r"$\mathrm{epoch}$")
         left.set_ylabel(r"$\mathrm{fraction\ of\ nonzero\ weights}$")
         right.set_ylabel(r"$\mathrm{validation\ error\ (\%),\ pruned}$")
