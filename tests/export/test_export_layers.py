@@ -530,3 +530,20 @@ def test_bad_input_is_one_line_input_error(logsum, catalog_record):
         L.sparsity(nn.Linear(2, 2))
     layer = L.AdaptiveDropoutLinear(2, 2, logsum_eta_hat, 0.5)  # a bare callable is eta_hat
     assert torch.equal(layer.eta_hat(), logsum_eta_hat(layer.weight.detach()))
+
+
+def test_penalized_linear_adds_lam_times_the_derived_omega(logsum):
+    layer = L.PenalizedLinear(5, 3, logsum, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[0.0, 1e-9, -0.3, 2.0, -7.5]] * 3, dtype=torch.float64))
+    w = layer.weight.detach()
+    expected = LAM * torch.log1p(w.abs() / EPS).sum()  # lam sum (log(|w| + eps) - log eps)
+    value = layer.penalty()
+    assert torch.allclose(value, expected, rtol=1e-14, atol=0)
+    value.backward()
+    assert torch.allclose(layer.weight.grad[:, 1:], (LAM * torch.sign(w) / (w.abs() + EPS))[:, 1:], rtol=1e-13)
+    assert set(layer.state_dict()) == {"weight", "bias"}
+    kept = logsum_eta_hat(w) / (logsum_eta_hat(w) + LAM) >= 0.05
+    assert torch.equal(layer.keep_mask(), kept)
+    with pytest.raises(InputError, match="Derivation"):
+        L.PenalizedLinear(2, 2, logsum_eta_hat, LAM)
