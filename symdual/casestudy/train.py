@@ -42,8 +42,8 @@ class Epoch:
 
 @dataclass
 class Run:
-    """One method's run: its settings, its history (one :class:`Epoch` per epoch), the trained model and the
-    number of optimiser steps taken."""
+    """One method's run: its settings, its history (one :class:`Epoch` per epoch), the trained model, the number
+    of optimiser steps taken, and two measures of the final weights' regularisation (:func:`regularisation`)."""
 
     method: Method
     epochs: int
@@ -52,6 +52,8 @@ class Run:
     history: list[Epoch] = field(default_factory=list)
     model: LeNet | None = field(default=None, repr=False, compare=False)
     steps: int = 0
+    noise_cost: float = 0.0
+    logsum_value: float = 0.0
 
     @property
     def final(self) -> Epoch:
@@ -133,7 +135,26 @@ def train(method: Method, split: Split, *, epochs: int, seed: int = 0, device: s
                                  time.perf_counter() - start))
         if progress is not None:
             progress(run)
+    run.noise_cost, run.logsum_value = regularisation(model, context, x_train, y_train)
     return run
+
+
+@torch.no_grad()
+def regularisation(model: LeNet, context: Context, x: Tensor, y: Tensor, draws: int = 4) -> tuple[float, float]:
+    """At the final weights: the training noise's cost on the training set, E_noise CE(noisy) - CE(no noise)
+    (mean over ``draws`` passes; 0 for a method without noise), the regulariser that dropout actually adds to
+    the mean cross-entropy; and lam sum_j (Omega(w_j) - Omega(0)) with LogSum's Omega, the penalty the
+    eta-trick ascribes to the LogSum-driven rules, for comparison."""
+    from ..export.torch import penalty_module
+
+    def ce(forward: Callable[[Tensor], Tensor]) -> float:
+        return float(sum(torch.nn.functional.cross_entropy(forward(x[i:i + EVAL_BATCH]), y[i:i + EVAL_BATCH],
+                                                           reduction="sum") for i in range(0, x.shape[0], EVAL_BATCH)))
+    dense = ce(model.dense_logits)
+    noisy = sum(ce(model) for _ in range(draws)) / draws  # model.train(): the training forward, with its noise
+    omega = penalty_module(context.logsum, context.lam)
+    value = float(sum(omega(layer.weight.detach()) for layer in model.linears))
+    return (noisy - dense) / x.shape[0], value
 
 
 class ProgressBar:

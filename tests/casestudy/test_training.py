@@ -160,3 +160,17 @@ def test_bad_settings_are_input_errors():
         train(M.BY_KEY["logsum"], split, epochs=1, device="tpu")
     with pytest.raises(InputError, match="unknown case-study method"):
         M.select(["logsum", "dropconnect"])
+
+
+@pytest.mark.parametrize("key", ["logsum", "adaprox", "adatikhonov", "eta_trick", "bernoulli", "gaussian"])
+def test_final_regularisation_measures(runs, key):
+    """lam sum log(1 + |w|/eps) by hand; the noise cost is 0 exactly without noise and > 0 with masks/noise."""
+    _, done = runs
+    run = done[key]
+    by_hand = sum(float((LAM * torch.log1p(layer.weight.detach().double().abs() / EPS)).sum())
+                  for layer in run.model.linears)
+    assert run.logsum_value == pytest.approx(by_hand, rel=1e-6)
+    if run.method.group == M.DROPOUT:
+        assert run.noise_cost > 0
+    else:
+        assert run.noise_cost == 0.0
