@@ -13,7 +13,7 @@ from .train import Epoch, Run
 HISTORY_COLUMNS = ("method", *(f.name for f in dataclasses.fields(Epoch)))
 TABLE_COLUMNS = ("method", "group", "lr", "epochs", "steps", "sparsity", "nonzero", "min_keep_prob", "val_accuracy",
                  "val_accuracy_unpruned", "paper_sparsity", "paper_val_accuracy", "seconds", "noise_cost",
-                 "logsum_penalty")
+                 "logsum_penalty", "logsum_rule_sparsity")
 PAIRS = (("vardrop_lr_ar", "logsum"), ("bernoulli", "logsum"), ("gaussian", "logsum"), ("eta_trick", "logsum"),
          ("adaprox", "logsum"), ("adatikhonov", "logsum"))
 """(adaptive method, the penalty it minimises through the eta-trick) compared in the Markdown table: VarDrop+LR+AR
@@ -37,7 +37,8 @@ def table_rows(runs: Sequence[Run]) -> list[dict[str, object]]:
                      "val_accuracy_unpruned": 1 - e.val_error_unpruned,
                      "paper_sparsity": None if paper is None else paper[0],
                      "paper_val_accuracy": None if paper is None else paper[1], "seconds": e.seconds,
-                     "noise_cost": run.noise_cost, "logsum_penalty": run.logsum_value})
+                     "noise_cost": run.noise_cost, "logsum_penalty": run.logsum_value,
+                     "logsum_rule_sparsity": run.logsum_rule_sparsity})
     return rows
 
 
@@ -78,7 +79,10 @@ def markdown(runs: Sequence[Run], source: str, settings: str) -> str:
     lines += ["", "Regularisation at the final weights: the cost of the training noise on the training set, "
               "E CE(noisy) - CE(no noise) (what dropout adds to the mean cross-entropy; 0 without noise), and "
               "lam sum (Omega(w) - Omega(0)) with LogSum's Omega (what the eta-trick ascribes to the LogSum-driven "
-              "rules):", "", "| method | noise cost | lam sum Omega(w) |", "|---|---|---|"]
-    lines += [f"| {run.method.key} | {run.noise_cost:.3g} | {run.logsum_value:.3g} |" for run in runs]
+              "rules), and the sparsity % that LogSum's keep rule gives every method's weights (q = eta_hat(w)/"
+              "(eta_hat(w) + lam) < 0.05, i.e. |w| < 2.6e-5: one yardstick for all):", "",
+              "| method | noise cost | lam sum Omega(w) | sparsity % by LogSum's rule |", "|---|---|---|---|"]
+    lines += [f"| {run.method.key} | {run.noise_cost:.3g} | {run.logsum_value:.3g} | "
+              f"{_pct(run.logsum_rule_sparsity)} |" for run in runs]
     lines += ["", "Methods:", ""] + [f"- `{run.method.key}`: {run.method.description}" for run in runs]
     return "\n".join(lines) + "\n"

@@ -54,6 +54,7 @@ class Run:
     steps: int = 0
     noise_cost: float = 0.0
     logsum_value: float = 0.0
+    logsum_rule_sparsity: float = 0.0
 
     @property
     def final(self) -> Epoch:
@@ -135,16 +136,19 @@ def train(method: Method, split: Split, *, epochs: int, seed: int = 0, device: s
                                  time.perf_counter() - start))
         if progress is not None:
             progress(run)
-    run.noise_cost, run.logsum_value = regularisation(model, context, x_train, y_train)
+    run.noise_cost, run.logsum_value, run.logsum_rule_sparsity = regularisation(model, context, x_train, y_train)
     return run
 
 
 @torch.no_grad()
-def regularisation(model: LeNet, context: Context, x: Tensor, y: Tensor, draws: int = 4) -> tuple[float, float]:
+def regularisation(model: LeNet, context: Context, x: Tensor, y: Tensor, draws: int = 4
+                   ) -> tuple[float, float, float]:
     """At the final weights: the training noise's cost on the training set, E_noise CE(noisy) - CE(no noise)
     (mean over ``draws`` passes; 0 for a method without noise), the regulariser that dropout actually adds to
-    the mean cross-entropy; and lam sum_j (Omega(w_j) - Omega(0)) with LogSum's Omega, the penalty the
-    eta-trick ascribes to the LogSum-driven rules, for comparison."""
+    the mean cross-entropy; lam sum_j (Omega(w_j) - Omega(0)) with LogSum's Omega, the penalty the eta-trick
+    ascribes to the LogSum-driven rules; and the sparsity that LogSum's rule q = eta_hat(w)/(eta_hat(w) + lam)
+    < tol gives the weights (a magnitude threshold, |w| < 2.6e-5 at lam = 1e-3), the same yardstick for every
+    method."""
     from ..export.torch import penalty_module
 
     def ce(forward: Callable[[Tensor], Tensor]) -> float:
@@ -153,8 +157,10 @@ def regularisation(model: LeNet, context: Context, x: Tensor, y: Tensor, draws: 
     dense = ce(model.dense_logits)
     noisy = sum(ce(model) for _ in range(draws)) / draws  # model.train(): the training forward, with its noise
     omega = penalty_module(context.logsum, context.lam)
-    value = float(sum(omega(layer.weight.detach()) for layer in model.linears))
-    return (noisy - dense) / x.shape[0], value
+    weights = [layer.weight.detach() for layer in model.linears]
+    value = float(sum(omega(w) for w in weights))
+    below = sum(int((omega.keep_prob(w) < context.tol).sum()) for w in weights)
+    return (noisy - dense) / x.shape[0], value, below / sum(w.numel() for w in weights)
 
 
 class ProgressBar:

@@ -170,6 +170,11 @@ def test_final_regularisation_measures(runs, key):
     by_hand = sum(float((LAM * torch.log1p(layer.weight.detach().double().abs() / EPS)).sum())
                   for layer in run.model.linears)
     assert run.logsum_value == pytest.approx(by_hand, rel=1e-6)
+    weights = [layer.weight.detach().double().abs() for layer in run.model.linears]
+    below = sum(int((a * (a + EPS) / (a * (a + EPS) + LAM) < 0.05).sum()) for a in weights)
+    assert run.logsum_rule_sparsity == below / sum(a.numel() for a in weights)
+    if key in ("logsum", "adaprox", "adatikhonov", "bernoulli", "gaussian"):  # their own rule is LogSum's
+        assert run.logsum_rule_sparsity == pytest.approx(1 - run.final.nonzero, abs=1e-15)
     if run.method.group == M.DROPOUT:
         assert run.noise_cost > 0
     else:
