@@ -298,5 +298,5 @@ def test_regenerate_writes_every_registered_figure(tmp_path, monkeypatch):
 
 
 def test_figure1_is_registered():
-    assert [f.name for f in figures.FIGURES] == ["figure1"]
+    assert [f.name for f in figures.FIGURES] == ["figure1", "structured", "case_study"]
     assert figures.FIGURES[0].files == ("figure1.png", "figure1.pdf", "figure1_left.csv", "figure1_right.csv")

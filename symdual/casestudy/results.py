@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..figures.output import write_csv
+from ..output import write_csv
 from .train import Epoch, Run
 
 HISTORY_COLUMNS = ("method", *(f.name for f in dataclasses.fields(Epoch)))

@@ -31,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..casestudy import run_study  # torch, mlxtend and matplotlib are imported here
+    from ..figures.casestudy import study  # torch, mlxtend and matplotlib are imported here
 
-    result = run_study(args.out, methods=args.method, epochs=args.epochs, quick=args.quick, seed=args.seed,
+    result = study(args.out, methods=args.method, epochs=args.epochs, quick=args.quick, seed=args.seed,
                        device=args.device, mnist=args.mnist, threads=args.threads, progress=not args.no_progress)
     for path in result.paths:
         print(f"wrote {path}")

@@ -6,7 +6,9 @@
     fig = figures.plot("logsum", sd.derive(keep_prob="tanh(w)"), path="cmp.pdf")
 
 Modules: :mod:`.style` (sizes, fonts, greyscale-safe series, grouped legend), :mod:`.output` (folders, CSV,
-images), :mod:`.figure1` (Figure 1 of LeJeune et al. 2021), :mod:`.compare` (:func:`plot`). matplotlib is
+images), :mod:`.figure1` (Figure 1 of LeJeune et al. 2021), :mod:`.structured` (Pal et al. 2020: structured
+dropout), :mod:`.casestudy` (the case study's figure; the study itself is :mod:`symdual.casestudy`),
+:mod:`.compare` (:func:`plot`). matplotlib is
 imported only when a figure is drawn.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import figure1
+from . import casestudy, figure1, structured
 from .compare import PIECES, compare_data, plot
 from .figure1 import figure1_data
 from .output import default_folder, output_folder, require_matplotlib
@@ -38,16 +40,25 @@ class PaperFigure:
 FIGURES: tuple[PaperFigure, ...] = (
     PaperFigure("figure1", "Figure 1 of LeJeune et al. (2021): effective penalties", figure1.FILES,
                 lambda folder, quick: figure1.write(folder, quick)),
+    PaperFigure("structured", "Pal et al. (2020): Dropout and DropBlock solutions, SGD with real masks vs closed form",
+                structured.FILES, lambda folder, quick: structured.write(folder, quick)),
+    PaperFigure("case_study", "LeJeune et al. (2021), Section 5: sparsifying LeNet-300-100 (trains 9 networks; torch)",
+                casestudy.STUDY_FILES, lambda folder, quick: casestudy.write(folder, quick)),
 )
 """The figures :func:`regenerate` writes, in order."""
 
 
-def regenerate(folder: str | os.PathLike | None = None, quick: bool = False) -> list[Path]:
+def regenerate(folder: str | os.PathLike | None = None, quick: bool = False,
+               written_one: Callable[[PaperFigure, list[Path]], None] | None = None) -> list[Path]:
     """Write every figure of :data:`FIGURES` into ``folder`` (None: :func:`default_folder`), which is checked
-    (and created) before any work; ``quick``: each figure's faster variant. Returns the paths written."""
+    (and created) before any work; ``quick``: each figure's faster variant; ``written_one(figure, paths)`` after
+    each figure. Returns the paths written."""
     require_matplotlib()
     out = output_folder(folder, [name for fig in FIGURES for name in fig.files])
     written: list[Path] = []
     for fig in FIGURES:
-        written += fig.write(out, quick)
+        paths = fig.write(out, quick)
+        if written_one is not None:
+            written_one(fig, paths)
+        written += paths
     return written

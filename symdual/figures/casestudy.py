@@ -6,12 +6,15 @@ import csv
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 FILES = ("case_study.png", "case_study.pdf")
 """The figure as PNG (300 dpi) and PDF."""
+STUDY_FILES = ("case_study_history.csv", "case_study_table.csv", "case_study_table.md", *FILES)
+"""Everything :func:`study` writes: the case study's history and table (CSV, Markdown), then the figure."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,50 @@ def read_history(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
             for name, value in row.items():
                 columns.setdefault(key, {}).setdefault(name, []).append(float(value))
     return {key: {name: np.asarray(v) for name, v in cols.items()} for key, cols in columns.items()}
+
+
+def curves(runs: Sequence[Any]) -> list[Curve]:
+    """The runs of :func:`symdual.casestudy.run_study` as curves."""
+    return [Curve(r.method.key, r.method.label, r.method.group, np.array([e.epoch for e in r.history]),
+                  np.array([e.nonzero for e in r.history]), np.array([e.val_error for e in r.history])) for r in runs]
+
+
+def curves_from_history(path: str | os.PathLike) -> list[Curve]:
+    """The curves read back from a history CSV of the case study (methods in table order)."""
+    from ..casestudy.methods import METHODS
+    from ..errors import InputError
+
+    history = read_history(path)
+    unknown = sorted(set(history) - {m.key for m in METHODS})
+    if unknown:
+        raise InputError(f"{path}: unknown method {unknown[0]!r} in the history")
+    return [Curve(m.key, m.label, m.group, history[m.key]["epoch"], history[m.key]["nonzero"],
+                  history[m.key]["val_error"]) for m in METHODS if m.key in history]
+
+
+def draw_runs(runs: Sequence[Any], folder: Path) -> list[Path]:
+    """The figure of ``runs`` as :data:`FILES` in ``folder``."""
+    from ..casestudy.methods import DROPOUT, PENALTY
+    from .output import save_image
+
+    fig = draw(curves(runs), [DROPOUT, PENALTY])
+    return [save_image(fig, folder / name) for name in FILES]
+
+
+def study(out: str | os.PathLike | None, **options: Any) -> Any:
+    """:func:`symdual.casestudy.run_study` (torch, mlxtend) with the figure: :data:`STUDY_FILES` in ``out``; the
+    options are run_study's. Returns its StudyResult."""
+    from ..casestudy import run_study
+    from .output import require_matplotlib
+
+    require_matplotlib()
+    return run_study(out, reserve=FILES, draw=draw_runs, **options)
+
+
+def write(folder: Path, quick: bool = False) -> list[Path]:
+    """The case study into ``folder``: every method, 200 epochs on MNIST-5k, or the quick variant; the progress
+    bar goes to stderr. Returns the paths of :data:`STUDY_FILES`."""
+    return study(folder, quick=quick).paths
 
 
 def draw(curves: Sequence[Curve], groups: Sequence[str]) -> Any:

@@ -1,19 +1,19 @@
-"""Where figures go and how their files are written: the output folder (checked before any work), CSV data,
-PNG (300 dpi) and PDF."""
+"""How figures are written: PNG (300 dpi), PDF and SVG, atomically; the output folder and CSV writer of
+:mod:`symdual.output`, re-exported."""
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..output import FOLDER_NAME, default_folder, number_text, output_folder, write_csv
 
-FOLDER_NAME = "figures"
-"""The default output is this folder in symdual's cache folder (see :func:`default_folder`)."""
+__all__ = ["FOLDER_NAME", "IMAGE_SUFFIXES", "default_folder", "image_path", "number_text", "output_folder",
+           "require_matplotlib", "save_image", "write_csv"]
+
 IMAGE_SUFFIXES = (".pdf", ".png", ".svg")
 """The image formats :func:`save_image` writes (from the file name's suffix)."""
 
@@ -21,41 +21,6 @@ IMAGE_SUFFIXES = (".pdf", ".png", ".svg")
 def require_matplotlib() -> None:
     """Import matplotlib now, so that a missing one fails before any work (ModuleNotFoundError)."""
     import matplotlib  # noqa: F401
-
-
-def default_folder() -> Path:
-    """``<cache folder>/figures``: ``$SYMDUAL_CACHE_DIR`` if set, else the user cache folder of platformdirs
-    (``~/.cache/symdual/figures`` on Linux); never a folder in the current directory."""
-    from .. import cache
-
-    reason = cache.problem()
-    if reason is not None:
-        raise InputError(f"no default output folder ({reason}): give --out DIR")
-    return cache.cache_dir() / FOLDER_NAME
-
-
-def output_folder(folder: str | os.PathLike | None, names: Iterable[str] = ()) -> Path:
-    """The folder ``folder`` (None: :func:`default_folder`), created if needed and checked before any work:
-    it names a folder, is writable, and none of ``names`` in it is a folder; else InputError with one line."""
-    if folder is None:
-        out, shown = default_folder(), str(default_folder())
-    else:
-        shown = os.fspath(folder)
-        if not shown.strip():
-            raise InputError(f"--out must name a folder (got {shown!r})")
-        out = Path(shown).expanduser()
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {shown!r} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {shown!r}: cannot create the folder ({exc.strerror or exc})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise InputError(f"--out {shown!r}: the folder is not writable")
-    for name in names:
-        if (out / name).is_dir():
-            raise InputError(f"--out {shown!r}: {name} there is a folder")
-    return out
 
 
 def image_path(path: str | os.PathLike) -> Path:
@@ -77,21 +42,6 @@ def image_path(path: str | os.PathLike) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"-o {shown!r}: the folder {str(parent)!r} is not writable")
     return out
-
-
-def number_text(x: Any) -> str:
-    """A float as CSV text that reads back to the same float64 (17 significant digits; inf, -inf, nan)."""
-    return format(float(x), ".17g")
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-    """A CSV file: ``header``, then one line per row (floats with 17 significant digits, other cells as text)."""
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh, lineterminator="\n")
-        out.writerow(header)
-        for row in rows:
-            out.writerow([cell if isinstance(cell, str) else number_text(cell) for cell in row])
-    return path
 
 
 def save_image(fig: Any, path: Path) -> Path:

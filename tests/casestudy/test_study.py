@@ -15,14 +15,14 @@ pytest.importorskip("matplotlib")
 
 from symdual import casestudy  # noqa: E402
 from symdual.casestudy import methods as M  # noqa: E402
+from symdual.figures import casestudy as figure  # noqa: E402
 from symdual.figures import style  # noqa: E402
-from symdual.figures.casestudy import draw  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("case")
-    return out, casestudy.run_study(out, quick=True, threads=1, progress=False)
+    return out, figure.study(out, quick=True, threads=1, progress=False)
 
 
 def read(path):
@@ -32,7 +32,8 @@ def read(path):
 
 def test_quick_run_writes_every_file_for_every_method(quick):
     out, result = quick
-    assert result.paths == [out / name for name in casestudy.FILES]
+    assert result.paths == [out / name for name in figure.STUDY_FILES]
+    assert figure.STUDY_FILES[:3] == casestudy.DATA_FILES
     assert [r.method.key for r in result.runs] == [m.key for m in M.METHODS]
     assert all(r.epochs == casestudy.QUICK_EPOCHS and len(r.history) == casestudy.QUICK_EPOCHS for r in result.runs)
     assert "2000" in result.source and "1600 training / 400 validation" in result.source
@@ -48,7 +49,7 @@ def test_history_csv_reads_back_to_the_runs(quick):
             row = by[(run.method.key, e.epoch)]
             for name in ("lr", "train_objective", "nonzero", "min_keep_prob", "val_error", "val_error_unpruned"):
                 assert float(row[name]) == getattr(e, name), (run.method.key, name)
-    curves = casestudy.curves_from_history(out / "case_study_history.csv")
+    curves = figure.curves_from_history(out / "case_study_history.csv")
     assert [c.key for c in curves] == [m.key for m in M.METHODS]
     assert np.array_equal(curves[0].nonzero, [e.nonzero for e in result.runs[0].history])
 
@@ -72,7 +73,7 @@ def test_table_csv_and_markdown(quick):
 
 def test_figure_reads_well_at_full_width(quick):
     out, result = quick
-    fig = draw(casestudy.figure_curves(result.runs), [M.DROPOUT, M.PENALTY])
+    fig = figure.draw(figure.curves(result.runs), [M.DROPOUT, M.PENALTY])
     assert style.layout_problems(fig) == []
     assert fig.get_size_inches()[0] == pytest.approx(style.FULL_WIDTH)
     assert min(t.get_fontsize() for t in style.drawn_texts(fig)) >= style.MIN_FONT_PT
@@ -120,3 +121,13 @@ def test_cli_runs_one_method_and_prints_the_table(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "| logsum | 0.0001 |" in res.stdout and f"wrote {tmp_path / 'case_study.png'}" in res.stdout
     assert res.stderr == ""
+
+
+def test_the_figure_is_registered_and_run_study_alone_writes_the_data(tmp_path):
+    from symdual import figures
+
+    entry = next(f for f in figures.FIGURES if f.name == "case_study")
+    assert entry.files == figure.STUDY_FILES
+    result = casestudy.run_study(tmp_path, methods=["logsum"], epochs=1, progress=False)
+    assert result.paths == [tmp_path / name for name in casestudy.DATA_FILES]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(casestudy.DATA_FILES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import symdual.figures as figures
 import symdual.figures.figure1 as figure1
 from symdual.cli import main
 
@@ -56,7 +57,13 @@ def test_a_file_name_taken_by_a_folder(tmp_path, capsys, no_work, name):
     assert code == 2 and err == f"symdual: error: --out {str(tmp_path)!r}: {name} there is a folder\n"
 
 
-def test_a_new_nested_folder_is_created_and_used(tmp_path, capsys, monkeypatch):
+@pytest.fixture()
+def figure1_only(monkeypatch):
+    """Only Figure 1 registered (the structured figure and the case study are not computed)."""
+    monkeypatch.setattr(figures, "FIGURES", figures.FIGURES[:1])
+
+
+def test_a_new_nested_folder_is_created_and_used(tmp_path, capsys, monkeypatch, figure1_only):
     seen = []
     monkeypatch.setattr(figure1, "write", lambda folder, quick: seen.append((folder, quick)) or [folder / "f.png"])
     code, out, err = run_figures(capsys, "--out", str(tmp_path / "a" / "b"), "--quick")
@@ -65,7 +72,7 @@ def test_a_new_nested_folder_is_created_and_used(tmp_path, capsys, monkeypatch):
     assert out == f"wrote {tmp_path / 'a' / 'b' / 'f.png'}\n1 figure(s): figure1\n"
 
 
-def test_default_is_the_cache_folder(tmp_path, capsys, monkeypatch):
+def test_default_is_the_cache_folder(tmp_path, capsys, monkeypatch, figure1_only):
     seen = []
     monkeypatch.setattr(figure1, "write", lambda folder, quick: seen.append(folder) or [])
     monkeypatch.setenv("SYMDUAL_CACHE_DIR", str(tmp_path / "cache"))
