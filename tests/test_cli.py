@@ -99,9 +99,9 @@ def test_version_in_process(capsys):
 def test_every_subcommand_is_a_module_with_add_arguments_and_run():
     import symdual.cli as cli
 
-    assert list(cli.SUBCOMMANDS) == ["derive", "table", "verify", "figures", "plot", "cache", "export"]
+    assert list(cli.SUBCOMMANDS) == ["derive", "table", "verify", "figures", "plot", "cache", "export", "case-study"]
     for name, mod in cli.SUBCOMMANDS.items():
-        assert mod.__name__ == f"symdual.cli.{name}"
+        assert mod.__name__ == f"symdual.cli.{name.replace('-', '')}"
         assert callable(mod.add_arguments) and callable(mod.run) and mod.HELP and mod.DESCRIPTION
 
 
