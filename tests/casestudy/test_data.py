@@ -8,8 +8,10 @@ import struct
 import numpy as np
 import pytest
 
-from symdual.casestudy import data
-from symdual.errors import InputError
+pytest.importorskip("torch")  # the symdual.casestudy package imports torch
+
+from symdual.casestudy import data  # noqa: E402
+from symdual.errors import InputError  # noqa: E402
 
 
 def idx_bytes(array: np.ndarray, code: int = 0x08) -> bytes:
