@@ -114,6 +114,8 @@ def sgd_real_masks(Y: np.ndarray, d: int, r: int, th: float, steps: int, batch: 
     """SGD on ||Y - U diag(m) V^T||_F^2 with real masks: per step ``batch`` draws of d/r Bernoulli(theta) blocks of
     r units, scaled 1/theta; step eta0/||Y||_2/(1 + 10 t/steps); small Gaussian start; returns the average of UV^T
     over the second half of the steps."""
+    from ..theorems.structured import block_masks, masked_gradients
+
     rng = np.random.default_rng(seed)
     m, n = Y.shape
     scale = np.linalg.norm(Y, 2)
@@ -121,10 +123,7 @@ def sgd_real_masks(Y: np.ndarray, d: int, r: int, th: float, steps: int, batch: 
     V = 0.1 * np.sqrt(scale) * rng.standard_normal((n, d))
     total, count = np.zeros_like(Y), 0
     for t in range(steps):
-        masks = np.repeat((rng.random((batch, d // r)) < th) / th, r, axis=1)
-        R = np.einsum("ik,bk,jk->bij", U, masks, V) - Y
-        gU = 2 * np.einsum("bij,jk,bk->ik", R, V, masks) / batch
-        gV = 2 * np.einsum("bij,ik,bk->jk", R, U, masks) / batch
+        gU, gV = masked_gradients(U, V, Y, block_masks(rng, batch, d, r, th))
         eta = eta0 / scale / (1 + 10 * t / steps)
         U, V = U - eta * gU, V - eta * gV
         if t >= steps // 2:

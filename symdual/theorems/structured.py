@@ -539,6 +539,18 @@ def check_ksupport(seed: int = 0, count: int = 4, d: int = 6, tol: float = 1e-6,
     )
 
 
+def block_masks(rng: np.random.Generator, batch: int, d: int, r: int, th: float) -> np.ndarray:
+    """``batch`` real DropBlock masks (batch x d): d/r blocks of r units, each kept w.p. theta, scaled 1/theta."""
+    return np.repeat((rng.random((batch, d // r)) < th) / th, r, axis=1)
+
+
+def masked_gradients(U: np.ndarray, V: np.ndarray, Y: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients in U and V of the mean over the masks of ||Y - U diag(m) V^T||_F^2."""
+    R = np.einsum("ik,bk,jk->bij", U, masks, V) - Y
+    batch = masks.shape[0]
+    return 2 * np.einsum("bij,jk,bk->ik", R, V, masks) / batch, 2 * np.einsum("bij,ik,bk->jk", R, U, masks) / batch
+
+
 def dropblock_sgd(Y: np.ndarray, d: int, r: int, th: float, *, steps: int = 6000, batch: int = 8, seed: int = 0,
                   step0: float = 0.05) -> np.ndarray:
     """SGD on ||Y - U diag(m) V^T||_F^2 with real DropBlock masks (``batch`` per step).
@@ -550,10 +562,7 @@ def dropblock_sgd(Y: np.ndarray, d: int, r: int, th: float, *, steps: int = 6000
     U, V = 0.1 * rng.standard_normal((m, d)), 0.1 * rng.standard_normal((n, d))
     total, count = np.zeros_like(Y), 0
     for t in range(steps):
-        masks = np.repeat((rng.random((batch, d // r)) < th) / th, r, axis=1)
-        R = np.einsum("ik,bk,jk->bij", U, masks, V) - Y
-        gU = 2 * np.einsum("bij,jk,bk->ik", R, V, masks) / batch
-        gV = 2 * np.einsum("bij,ik,bk->jk", R, U, masks) / batch
+        gU, gV = masked_gradients(U, V, Y, block_masks(rng, batch, d, r, th))
         step = step0 / (1 + t / 2000)
         U, V = U - step * gU, V - step * gV
         if t >= steps // 2:
