@@ -43,7 +43,7 @@ class Epoch:
 @dataclass
 class Run:
     """One method's run: its settings, its history (one :class:`Epoch` per epoch), the trained model, the number
-    of optimiser steps taken, and two measures of the final weights' regularisation (:func:`regularisation`)."""
+    of optimiser steps taken, and three measures of the final weights' regularisation (:func:`regularisation`)."""
 
     method: Method
     epochs: int
